@@ -1,0 +1,126 @@
+"""Task instances in SWE-bench's schema, plus the overrides our image builder understands.
+
+A row from SWE-bench (2024 12-field format, or 5.x rows with extra fields) loads as is;
+FAIL_TO_PASS / PASS_TO_PASS may be JSON-encoded strings. Optional overrides let a user
+(or a fixture) say how to install and test a repository that swebench knows nothing of.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names what to fix."""
+
+
+class SWEInstance(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    instance_id: str
+    repo: str  # "owner/name"; for local repos, the absolute path of the repository
+    base_commit: str
+    patch: str = ""  # the gold patch
+    test_patch: str = ""
+    FAIL_TO_PASS: list[str] = []
+    PASS_TO_PASS: list[str] = []
+    version: str = ""
+    environment_setup_commit: str = ""
+    problem_statement: str = ""
+    hints_text: str = ""
+    created_at: str = ""
+    # Overrides (None: use the swebench-derived defaults in harness.specs).
+    install: list[str] | None = None  # shell commands run in /testbed at image build
+    test_cmd: str | None = None  # the full test command (no directives appended)
+    test_files: list[str] | None = None  # files a candidate may not edit
+    log_parser: str | None = None  # a name in swebench's PARSER_REGISTRY
+    python: str | None = None  # wanted Python version, e.g. "3.11"
+    image: str | None = None  # a prebuilt image (swebench 5.x rows carry one)
+    repo_path: str | None = None  # local git repository to snapshot (custom instances)
+
+    @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", "install", "test_files", mode="before")
+    @classmethod
+    def _json_list(cls, value):
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else []
+        return value
+
+    @property
+    def grade_by_exit_code(self) -> bool:
+        """Custom instances have no FAIL_TO_PASS lists: the test command's exit status decides."""
+        return not self.FAIL_TO_PASS and not self.PASS_TO_PASS
+
+    @classmethod
+    def from_local_repo(cls, path: str | os.PathLike, test_cmd: str, *, install: Iterable[str] = (),
+                        commit: str = "HEAD", instance_id: str | None = None,
+                        problem_statement: str = "", log_parser: str | None = "parse_log_pytest",
+                        test_files: list[str] | None = None) -> "SWEInstance":
+        """A "custom repo" instance: the user's repository at `commit`, their install
+        commands, and a test command whose exit status 0 means resolved."""
+        path = Path(path).expanduser().resolve()
+        try:
+            sha = subprocess.run(["git", "-C", str(path), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+        except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+            raise DataError(f"{path} is not a git repository with commit {commit!r}") from exc
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", path.name).lower() or "repo"
+        return cls(instance_id=instance_id or f"local__{name}-{sha[:10]}", repo=str(path),
+                   repo_path=str(path), base_commit=sha, install=list(install), test_cmd=test_cmd,
+                   problem_statement=problem_statement, log_parser=log_parser,
+                   test_files=test_files)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        text = f.read()
+    if text.lstrip().startswith("["):
+        return json.loads(text)
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+    return rows
+
+
+def _hf_rows(name: str, split: str) -> list[dict]:
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+    try:
+        import datasets
+
+        return list(datasets.load_dataset(name, split=split))
+    except Exception as exc:  # datasets raises many kinds; all mean "not reachable here"
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise DataError(f"cannot load Hugging Face dataset {name!r} ({first}); "
+                        f"pass a local SWE-bench JSONL with --data FILE") from exc
+
+
+def load_instances(path_or_hf_name: str | os.PathLike, ids: Iterable[str] | None = None,
+                   *, split: str = "test") -> list[SWEInstance]:
+    """Instances from a local .jsonl/.jsonl.gz/.json file or a Hugging Face dataset name,
+    in file order, restricted to `ids` when given (every id must exist)."""
+    path = Path(path_or_hf_name).expanduser()
+    rows = _read_rows(path) if path.exists() else _hf_rows(str(path_or_hf_name), split)
+    try:
+        instances = [SWEInstance.model_validate(r) for r in rows]
+    except ValueError as exc:
+        raise DataError(f"{path_or_hf_name}: rows are not SWE-bench instances ({exc})") from exc
+    if ids is not None:
+        wanted = list(dict.fromkeys(ids))
+        by_id = {i.instance_id: i for i in instances}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise DataError(f"instance ids not in {path_or_hf_name}: {', '.join(missing[:5])}")
+        instances = [by_id[i] for i in wanted]
+    return instances

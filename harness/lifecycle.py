@@ -1,0 +1,87 @@
+"""The registry of live containers, and the guarantee that they are removed.
+
+Removal happens on normal close, at interpreter exit (atexit), and on SIGINT/SIGTERM.
+The signal handler removes containers *first*: that ends the `docker exec` streams the
+worker threads are blocked on, so the process can actually exit instead of waiting for
+every running test suite. After a signal no new sandbox may start.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+
+from docker.errors import APIError, NotFound
+
+log = logging.getLogger(__name__)
+
+# RLock: the signal handler runs on the main thread, possibly while it holds the lock.
+_lock = threading.RLock()
+_live: dict[str, object] = {}
+_shutting_down = threading.Event()
+_handlers_installed = False
+
+
+def register(container) -> None:
+    with _lock:
+        _live[container.id] = container
+
+
+def remove(container) -> None:
+    """Force-remove (SIGKILL + delete) one container; missing is fine."""
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except APIError as exc:
+        if exc.status_code != 409:  # 409: removal already in progress
+            log.warning("could not remove container %s: %s", container.short_id, exc)
+    with _lock:
+        _live.pop(container.id, None)
+
+
+def live_count() -> int:
+    return len(_live)
+
+
+def cleanup_all() -> int:
+    """Remove every container this process started and has not removed yet."""
+    with _lock:
+        containers = list(_live.values())
+    for c in containers:
+        remove(c)
+    return len(containers)
+
+
+def check_not_shutting_down() -> None:
+    if _shutting_down.is_set():
+        raise RuntimeError("shutting down: no new sandboxes")
+
+
+def install_signal_handlers() -> None:
+    """Remove our containers on SIGINT/SIGTERM, then behave as the previous handler.
+
+    Only the main thread may set handlers; elsewhere this is a no-op (atexit still runs).
+    """
+    global _handlers_installed
+    if _handlers_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _handlers_installed = True
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+
+        def handler(num, frame, previous=previous):
+            _shutting_down.set()
+            cleanup_all()
+            if callable(previous):
+                previous(num, frame)
+            elif num == signal.SIGINT:
+                raise KeyboardInterrupt
+            else:
+                raise SystemExit(128 + num)
+
+        signal.signal(signum, handler)
+
+
+atexit.register(cleanup_all)

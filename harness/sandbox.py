@@ -1,0 +1,216 @@
+"""One long-lived, locked-down container per sandbox, with bounded, killable commands.
+
+Why each piece is there:
+- `init=True`: docker-init is PID 1, forwards signals and reaps zombies, so removal is
+  instant (a bare `tail -f /dev/null` ignores SIGTERM and costs the 15 s stop timeout).
+- `timeout -s KILL` inside the container kills the command's process group at the
+  deadline; a host-side watchdog kills whatever escaped the group (setsid, daemons) so
+  the output stream ends even then, and kills the container as the last resort.
+- Output goes through `head -c`, so an endless writer gets SIGPIPE instead of filling
+  our memory; the host side also stops collecting at the bound.
+- Every container is labelled and registered; `cleanup_all()` runs at exit and on
+  SIGINT/SIGTERM, and `monkeys-swe images prune` removes leftovers of killed processes.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shlex
+import tarfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import docker
+from docker.errors import APIError, NotFound
+
+from harness.docker_util import LABEL, get_client, tar_bytes
+from harness import lifecycle
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_OUTPUT = 16 << 20
+# Run the command under `timeout`, cap its output, and exit with the command's status.
+_RUNNER = ('timeout -s KILL "$1" bash -c "$2" 2>&1 | head -c "$3"; exit "${PIPESTATUS[0]}"')
+# Kill every process but PID 1 (docker-init) and the sleeper (the lowest child of PID 1).
+_KILL_STRAYS = r"""
+keep=999999999
+for s in /proc/[0-9]*/stat; do
+  read -r pid comm state ppid rest < "$s" 2>/dev/null || continue
+  [ "$ppid" = 1 ] && [ "$pid" -lt "$keep" ] && keep=$pid
+done
+for d in /proc/[0-9]*; do
+  pid=${d#/proc/}
+  [ "$pid" = 1 ] || [ "$pid" = "$keep" ] || [ "$pid" = "$$" ] || kill -9 "$pid" 2>/dev/null
+done
+true
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: str = "2g"  # docker mem_limit syntax; swap is disabled (memswap = memory)
+    cpus: float = 1.0
+    pids: int = 512
+    timeout_s: float = 600.0  # default per-command wall-clock limit
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: str
+    timed_out: bool
+    duration_s: float
+    truncated: bool = False
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+class Sandbox:
+    """`with Sandbox(image) as sb: sb.exec("pytest -x", timeout=60)`."""
+
+    def __init__(self, image: str, *, limits: Limits = Limits(), network: bool = False,
+                 workdir: str = "/testbed", client: docker.DockerClient | None = None,
+                 labels: dict[str, str] | None = None):
+        self.image, self.limits, self.network, self.workdir = image, limits, network, workdir
+        self.client = client or get_client()
+        self.labels = {LABEL: "1", f"{LABEL}.owner-pid": str(os.getpid()), **(labels or {})}
+        self.container = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> "Sandbox":
+        lifecycle.check_not_shutting_down()
+        self.container = self.client.containers.create(
+            self.image, entrypoint=["sleep", "infinity"], command=[], init=True, detach=True,
+            working_dir=self.workdir, labels=self.labels,
+            network_mode="bridge" if self.network else "none",
+            mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
+            nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
+            security_opt=["no-new-privileges"])
+        lifecycle.register(self.container)
+        try:
+            self.container.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        if self.container is not None:
+            lifecycle.remove(self.container)
+            self.container = None
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- commands --------------------------------------------------------------------
+    def exec(self, cmd: str, *, timeout: float | None = None, workdir: str | None = None,
+             env: dict[str, str] | None = None, stdin: bytes | None = None,
+             max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> ExecResult:
+        """Run `cmd` with bash; stdout and stderr merged; never longer than `timeout`."""
+        if self.container is None:
+            raise SandboxError("sandbox is not started")
+        timeout = self.limits.timeout_s if timeout is None else timeout
+        if stdin is not None:
+            stdin_path = f"/tmp/.monkeys-stdin-{uuid.uuid4().hex}"
+            self.put_file(stdin_path, stdin)
+            cmd = f"exec < {stdin_path}\n{cmd}"
+        api = self.client.api
+        exec_id = api.exec_create(
+            self.container.id, ["bash", "-c", _RUNNER, "runner", f"{timeout:.3f}s", cmd,
+                                str(max_output_bytes + 1)],
+            workdir=workdir, environment=env, stdout=True, stderr=True)["Id"]
+        start = time.monotonic()
+        watchdog = _Watchdog(self, timeout)
+        chunks, size = [], 0
+        try:
+            for chunk in api.exec_start(exec_id, stream=True):
+                if size <= max_output_bytes:
+                    chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            watchdog.cancel()
+        duration = time.monotonic() - start
+        exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        data = b"".join(chunks)
+        truncated = len(data) > max_output_bytes
+        timed_out = watchdog.fired or (exit_code in (124, 137) and duration >= timeout * 0.98)
+        return ExecResult(exit_code if exit_code is not None else -1,
+                          data[:max_output_bytes].decode("utf-8", "replace"),
+                          timed_out, duration, truncated)
+
+    def kill_strays(self) -> None:
+        """Kill every process in the sandbox except its init and sleeper."""
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(self.container.id, ["bash", "-c", _KILL_STRAYS])["Id"]
+            api.exec_start(exec_id)
+        except (APIError, NotFound, AttributeError):
+            pass
+
+    # -- files -----------------------------------------------------------------------
+    def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        if not path.startswith("/"):
+            path = f"{self.workdir}/{path}"
+        self.container.put_archive("/", tar_bytes({path: (data, mode)}))
+
+    def get_file(self, path: str) -> bytes:
+        if not path.startswith("/"):
+            path = f"{self.workdir}/{path}"
+        stream, _ = self.container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise SandboxError(f"{path} is not a regular file")
+            return tar.extractfile(member).read()
+
+    def diff(self, base_ref: str = "HEAD", *, timeout: float = 60) -> str:
+        """`git diff --binary` of the working tree (untracked files included) against
+        `base_ref`, through a throwaway index so the repository's own index is untouched."""
+        idx = f"/tmp/.monkeys-index-{uuid.uuid4().hex}"
+        ref = shlex.quote(base_ref)
+        result = self.exec(
+            f"export GIT_INDEX_FILE={idx}; git read-tree {ref} && git add -A . "
+            f"&& git diff --cached --binary {ref}; rc=$?; rm -f {idx}; exit $rc",
+            timeout=timeout)
+        if result.exit_code != 0:
+            raise SandboxError(f"git diff failed: {result.output[-500:]}")
+        return result.output
+
+
+class _Watchdog:
+    """Host-side deadline: kill escaped processes after the limit, then the container."""
+
+    def __init__(self, sandbox: Sandbox, timeout: float):
+        self.fired = False
+        self._timers = [threading.Timer(timeout + 3, self._strays, (sandbox,)),
+                        threading.Timer(timeout + 20, self._container, (sandbox,))]
+        for t in self._timers:
+            t.daemon = True
+            t.start()
+
+    def _strays(self, sandbox: Sandbox) -> None:
+        self.fired = True
+        sandbox.kill_strays()
+
+    def _container(self, sandbox: Sandbox) -> None:
+        log.warning("sandbox command outlived its deadline; killing the container")
+        try:
+            sandbox.container.kill()
+        except (APIError, NotFound, AttributeError):
+            pass
+
+    def cancel(self) -> None:
+        for t in self._timers:
+            t.cancel()
+
+
+cleanup_all = lifecycle.cleanup_all
+install_signal_handlers = lifecycle.install_signal_handlers

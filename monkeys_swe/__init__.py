@@ -1,0 +1,1 @@
+"""monkeys-swe: repeated sampling with automatic verification."""

@@ -1,0 +1,3 @@
+from monkeys_swe.cli import main
+
+main()

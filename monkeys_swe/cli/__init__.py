@@ -1,0 +1,75 @@
+"""The `monkeys-swe` command line.
+
+Each subcommand lives in its own module under this package and exposes a click
+command named `command`. They are imported only when invoked, so `--help` and
+quick commands stay fast even though some pull in docker, torch or llama.cpp.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# name -> (module, one-line help shown by `monkeys-swe --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("monkeys_swe.cli.demo", "Run a small GSM8K job on the embedded CPU model."),
+    "bench": ("monkeys_swe.cli.bench", "Sample, verify and report on a benchmark task."),
+    "report": ("monkeys_swe.cli.report", "Coverage tables, plots and JSON for one or more runs."),
+    "export": ("monkeys_swe.cli.export", "Export a run as SWE-bench predictions or monkey_business JSON."),
+    "verify": ("monkeys_swe.cli.verify", "Verify SWE-bench predictions (or one patch) in Docker."),
+    "images": ("monkeys_swe.cli.images", "Build, list and prune Docker snapshot images."),
+    "solve": ("monkeys_swe.cli.solve", "Draw many patches for one issue and verify each in Docker."),
+    "show": ("monkeys_swe.cli.show", "Show one attempt of a run (an agent trajectory, a patch)."),
+    "sweep": ("monkeys_swe.cli.sweep", "Run a grid of benchmark runs from a YAML config."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, _ = COMMANDS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # command not built yet
+            raise
+        cmd = getattr(module, name.replace("-", "_") + "_command", None) or getattr(module, "command")
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="monkeys-swe")
+def cli() -> None:
+    """Repeated sampling with automatic verification."""
+
+
+def main() -> None:
+    from monkeys_swe.errors import UserError
+
+    try:
+        cli.main(standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted: everything finished so far is saved; rerun the same command to resume", err=True)
+        sys.exit(130)

@@ -1,0 +1,49 @@
+"""`monkeys-swe report RUN [RUN...]`: tables, plots, JSON (and HTML) for runs; several are overlaid."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from monkeys_swe.errors import UserError
+
+
+@click.command("report")
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where plots and summary.json go (default: RUN/report for one run, ./report for several).")
+@click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
+@click.option("--import", "imports", multiple=True, type=click.Path(path_type=Path),
+              help="A monkey_business-style JSON file or directory to turn into a run first (repeatable).")
+@click.option("--task", default=None, help="Task of the imported samples (verifies them when they lack is_corrects).")
+@click.option("--runs-dir", default="runs", show_default=True, help="Where imported runs are written.")
+@click.option("--rows", default=20, show_default=True, help="Problems shown per run in the terminal.")
+def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: tuple[Path, ...], task: str | None,
+            runs_dir: str, rows: int) -> None:
+    """Report coverage (pass@k), selection accuracy and the scaling fit of RUNS."""
+    console = Console()
+    run_dirs = list(runs)
+    if imports:
+        if not task:
+            raise UserError("--import needs --task (e.g. --task math) to know how to verify the samples")
+        from monkeys_swe.imports import import_sample_sets
+
+        for source in imports:
+            run_dir = import_sample_sets(source, task=task, runs_dir=runs_dir)
+            console.print(f"imported {source} -> {run_dir}")
+            run_dirs.append(run_dir)
+    if not run_dirs:
+        raise UserError("name at least one run directory (or --import FILE)")
+    for d in run_dirs:
+        if not (Path(d) / "run.db").exists():
+            raise UserError(f"no run at {d} (expected {Path(d) / 'run.db'})")
+    if len(run_dirs) == 1:
+        from monkeys_swe.reports import report_run
+
+        report_run(run_dirs[0], console=console, out_dir=out_dir, html=html, max_rows=rows)
+    else:
+        from monkeys_swe.reports import report_runs
+
+        report_runs(run_dirs, out_dir=out_dir or Path("report"), console=console, html=html,
+                    title=f"{len(run_dirs)} runs")

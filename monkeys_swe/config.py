@@ -1,0 +1,97 @@
+"""Typed run configuration. A run directory is named after the config, so rerunning the same
+command finds the same directory and resumes it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monkeys_swe.errors import UserError
+from monkeys_swe.types import GenerationParams
+
+# Fields that don't change what a run computes; they may differ between a run and its resume.
+_NOT_IDENTITY = {"concurrency", "verify_workers", "runs_dir", "api_key", "progress"}
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    data: str | None = Field(None, description="local data file; default: the task's Hugging Face dataset")
+    split: str | None = None
+    limit: int | None = Field(None, ge=1)
+    samples: int = Field(8, ge=1)
+    backend: str = "llamacpp"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    replay_from: str | None = None
+    temperature: float = Field(0.6, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1)
+    seed: int = 0
+    concurrency: int = Field(8, ge=1)
+    verify_workers: int | None = Field(None, ge=1)
+    runs_dir: str = "runs"
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str) -> str:
+        from monkeys_swe.registry import TASKS
+
+        if name not in TASKS:
+            raise UserError(f"unknown task '{name}': choose one of {', '.join(sorted(TASKS))}")
+        return name
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, name: str) -> str:
+        from monkeys_swe.registry import SAMPLERS
+
+        if name not in SAMPLERS:
+            raise UserError(f"unknown backend '{name}': choose one of {', '.join(sorted(SAMPLERS))}")
+        return name
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if k not in _NOT_IDENTITY}
+
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
+        model = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(self.model or self.backend).name)[:40]
+        return f"{self.task}-{model}-n{self.samples}-{digest}"
+
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.run_id()
+
+    def params(self, stop: tuple[str, ...] = ()) -> GenerationParams:
+        return GenerationParams(self.temperature, self.top_p, self.max_tokens, stop)
+
+
+def parse_config(cls: type[BaseModel], data: dict[str, Any], where: str) -> Any:
+    """Validate a config dict; on error, one line that names the field to fix."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise UserError(f"{where}: {loc}: {err['msg']}") from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping at the top level")
+    return data

@@ -1,0 +1,86 @@
+"""Reports for runs: summary dict/JSON, rich tables, PNG plots, a self-contained HTML page.
+
+`report_run` is what `bench` calls at the end of a run; `report_runs` overlays several runs
+(`monkeys-swe report RUN...`, and each sweep).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+
+from monkeys_swe.reports.summary import load_run, summarize
+from monkeys_swe.reports.terminal import print_run, runs_table
+
+__all__ = ["report_run", "report_runs", "summarize_run"]
+
+
+def summarize_run(run_dir: str | Path, *, extrapolate_to: int | None = None) -> dict[str, Any]:
+    """The summary dict of one run, with its scaling-law fit (or the reason there is none)."""
+    from monkeys_swe.fit import fit_summary
+
+    summary = summarize(load_run(run_dir))
+    summary["fit"] = fit_summary(summary["ks"], summary["coverage"], extrapolate_to=extrapolate_to)
+    return summary
+
+
+def write_plots(summaries: Sequence[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    """Every plot that has data: coverage, selection, fit, and compute/cost-matched views."""
+    from monkeys_swe.reports import plots
+
+    files = {
+        "coverage": plots.plot_coverage(summaries, out_dir / "coverage.png"),
+        "selection": plots.plot_selection(summaries, out_dir / "selection.png"),
+        "fit": plots.plot_fit(summaries, out_dir / "fit.png"),
+        "compute": plots.plot_compute(summaries, out_dir / "compute.png", unit="flops"),
+        "cost": plots.plot_compute(summaries, out_dir / "cost.png", unit="dollars"),
+    }
+    return {k: v for k, v in files.items() if v is not None}
+
+
+def report_run(run_dir: str | Path, *, console: Console | None = None, out_dir: str | Path | None = None,
+               html: bool = False, max_rows: int = 20, extrapolate_to: int | None = None) -> dict[str, Any]:
+    """Summarize one run: print tables, write report/{coverage,...}.png and summary.json; return the dict."""
+    summary = summarize_run(run_dir, extrapolate_to=extrapolate_to)
+    out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
+    files = write_plots([summary], out)
+    if html:
+        from monkeys_swe.reports.html import write_html
+
+        files["html"] = write_html(out / "report.html", f"Run {summary['run_id']}", [summary], files)
+    files["summary"] = out / "summary.json"
+    summary["files"] = {k: str(v) for k, v in files.items()}
+    _write_json(files["summary"], summary)
+    if console is not None:
+        print_run(console, summary, max_rows)
+    return summary
+
+
+def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console: Console | None = None,
+                html: bool = False, title: str = "Runs", extra: dict[str, Any] | None = None,
+                extrapolate_to: int | None = None) -> dict[str, Any]:
+    """Several runs overlaid in one set of plots (each run also gets its own report)."""
+    summaries = [report_run(d, console=None, extrapolate_to=extrapolate_to) for d in run_dirs]
+    out = Path(out_dir)
+    files = write_plots(summaries, out)
+    if html:
+        from monkeys_swe.reports.html import write_html
+
+        files["html"] = write_html(out / "report.html", title, summaries, files, extra=extra)
+    combined = {"title": title, "runs": summaries, **(extra or {}), "files": {k: str(v) for k, v in files.items()}}
+    files["summary"] = out / "summary.json"
+    combined["files"]["summary"] = str(files["summary"])
+    _write_json(files["summary"], combined)
+    if console is not None:
+        console.print(runs_table(summaries, title=title))
+        console.print("wrote: " + ", ".join(str(p) for p in files.values()))
+    return combined
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(path)  # readers never see half a file

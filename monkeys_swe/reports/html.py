@@ -1,0 +1,87 @@
+"""One self-contained HTML page: the plots inlined as base64 PNGs, the tables as HTML.
+
+No scripts, no external requests: it opens from disk, from an email, or from a CI artifact.
+"""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3} td.l,th.l{text-align:left}
+.plots{display:flex;flex-wrap:wrap;gap:1em} figure{margin:0} img{max-width:580px;border:1px solid #ddd}
+.err{color:#a00} details{margin:0.5em 0}
+"""
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * float(x):.1f}%"
+
+
+def _cell(value: Any, left: bool = False, cls: str = "") -> str:
+    classes = " ".join(c for c in ("l" if left else "", cls) if c)
+    return f"<td class='{classes}'>" + html.escape("-" if value is None else str(value)) + "</td>"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    head = "".join(f"<th class='{'l' if i < left else ''}'>{html.escape(h)}</th>" for i, h in enumerate(headers))
+    return f"<table><tr>{head}</tr>" + "".join(f"<tr>{''.join(r)}</tr>" for r in rows) + "</table>"
+
+
+def _runs_table(summaries: Sequence[dict[str, Any]]) -> str:
+    rows = []
+    for s in summaries:
+        fit = s.get("fit") or {}
+        fit_text = f"a={fit['a']:.3g}, b={fit['b']:.3g}, RMSE {fit['rmse']:.3f}" if fit.get("ok") else fit.get("error")
+        rows.append([
+            _cell(s["run_id"], True), _cell(s["model"], True), _cell(s["task"], True), _cell(s["problems"]),
+            _cell(s["attempts"]), _cell(s["prompt_tokens"] + s["completion_tokens"]), _cell(_pct(s["coverage_at_1"])),
+            _cell(f"{_pct(s['coverage_at_n'])} (N={s['samples']})"), _cell(_pct(s["majority_at_n"])),
+            _cell(fit_text, True, "" if fit.get("ok") else "err"),
+        ])
+    return _table(["run", "model", "task", "problems", "attempts", "tokens", "coverage@1", "coverage@N",
+                   "majority@N", "fit log(c)=a*k^b"], rows, left=3)
+
+
+def _problems(s: dict[str, Any]) -> str:
+    rows = [[_cell(r["id"], True), _cell(r["attempts"]), _cell(r["correct"]), _cell(r["top_answer"], True),
+             _cell(r["reference"], True)] for r in s["per_problem"]]
+    body = _table(["id", "attempts", "correct", "top answer", "reference"], rows)
+    return f"<details><summary>Problems of {html.escape(s['run_id'])} ({len(rows)})</summary>{body}</details>"
+
+
+def _cells(cells: Sequence[dict[str, Any]]) -> str:
+    rows = [[_cell(c["name"], True), _cell(c["status"], True, "err" if c.get("error") else ""),
+             _cell(c.get("error") or "", True)] for c in cells]
+    return "<h2>Sweep cells</h2>" + _table(["cell", "status", "error"], rows, left=3)
+
+
+def write_html(path: Path, title: str, summaries: Sequence[dict[str, Any]], images: dict[str, Path],
+               extra: dict[str, Any] | None = None) -> Path:
+    figures = []
+    for name, img in images.items():
+        if Path(img).suffix != ".png":
+            continue
+        data = base64.b64encode(Path(img).read_bytes()).decode()
+        figures.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+                       f"<figcaption>{html.escape(name)}</figcaption></figure>")
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        _runs_table(summaries),
+        "<p>Coverage is the unbiased pass@k averaged over problems; selection curves are expected accuracy "
+        "over 100 random k-subsets. Dashed fit lines beyond the largest measured k are extrapolated.</p>",
+        f"<div class='plots'>{''.join(figures)}</div>",
+    ]
+    if extra and extra.get("cells"):
+        parts.append(_cells(extra["cells"]))
+    parts += [_problems(s) for s in summaries]
+    parts.append("</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path

@@ -1,0 +1,129 @@
+"""A run's numbers, read from its store: coverage, selection accuracy, per-problem rows.
+
+Everything here is plain data (dicts of lists and numbers) so it goes to JSON, the terminal,
+plots and HTML unchanged. Only verified attempts count: a run still going (or killed) is
+reported on what has been judged so far, and `verified` < `attempts` says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monkeys_swe.metrics import coverage_curve, log_spaced_ks, summarize_problem
+from monkeys_swe.store import Store
+from monkeys_swe.types import Problem
+
+
+@dataclass
+class ProblemAttempts:
+    """One problem's judged attempts, in slot order."""
+
+    problem: Problem
+    indices: list[int] = field(default_factory=list)
+    answers: list[str | None] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    config: dict[str, Any]
+    counts: dict[str, int]
+    problems: list[ProblemAttempts]
+    scores: dict[str, dict[tuple[str, int], float]]  # scorer -> (problem, slot) -> score
+    flops: float | None = None
+    dollars: float | None = None
+
+    @property
+    def n_max(self) -> int:
+        """N: the samples per problem the run asked for (or the most any problem has)."""
+        most = max((len(p.answers) for p in self.problems), default=0)
+        return max(int(self.config.get("samples") or 0), most)
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    store = Store(run_dir, create=False)
+    try:
+        by_id = {p.id: ProblemAttempts(p) for p in store.problems()}
+        for pid, idx, verdict in store.verdicts():
+            if pid in by_id:
+                pa = by_id[pid]
+                pa.indices.append(idx)
+                pa.answers.append(verdict.answer)
+                pa.correct.append(verdict.correct)
+                pa.details.append(verdict.detail)
+        scorers = [r[0] for r in store.db.execute("SELECT DISTINCT scorer FROM scores ORDER BY scorer")]
+        data = RunData(Path(run_dir), store.get_meta("config") or {}, store.counts(), list(by_id.values()),
+                       {name: store.scores(name) for name in scorers})
+        data.flops, data.dollars = _cost(store)
+    finally:
+        store.close()
+    return data
+
+
+def _cost(store: Store) -> tuple[float | None, float | None]:
+    """Inference FLOPs and dollars from monkeys_swe.cost, where it knows the model; else None."""
+    try:
+        from monkeys_swe import cost
+    except ImportError:
+        return None, None
+    flops = dollars = None
+    try:
+        flops = float(cost.flops_for_run(store))
+    except Exception:  # unknown model size, no tokens recorded: the report just leaves FLOPs out
+        flops = None
+    try:
+        value = cost.dollars_for_run(store)
+        dollars = None if value is None else float(value)
+    except Exception:
+        dollars = None
+    return flops, dollars
+
+
+def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, Any]:
+    """The summary dict `report_run` returns and writes as summary.json."""
+    from monkeys_swe.selection import selection_curves  # here: selection imports this module's types
+
+    cfg = data.config
+    n_max = data.n_max
+    ks = log_spaced_ks(n_max, 40)
+    n = [len(p.answers) for p in data.problems]
+    c = [sum(p.correct) for p in data.problems]
+    coverage = coverage_curve(n, c, ks) if ks else np.zeros(0)
+    selection = selection_curves(data, ks, trials=trials, seed=seed) if ks else {}
+    majority = selection.get("majority vote", [])
+    rows = []
+    for p in data.problems:
+        s = summarize_problem(p.problem.id, p.answers, p.correct, p.problem.answer)
+        rows.append({"id": s.id, "attempts": s.attempts, "correct": s.correct, "top_answer": s.top_answer,
+                     "top_answer_share": round(s.top_answer_share, 4), "reference": s.reference})
+    counts = data.counts
+    return {
+        "run_dir": str(data.run_dir),
+        "run_id": data.run_dir.name,
+        "task": cfg.get("task"),
+        "model": cfg.get("model_name") or cfg.get("model") or cfg.get("backend"),
+        "backend": cfg.get("backend"),
+        "temperature": cfg.get("temperature"),
+        "samples": n_max,
+        "problems": counts["problems"],
+        "attempts": counts["attempts"],
+        "verified": counts["verified"],
+        "correct_attempts": counts["correct"],
+        "solved": sum(1 for x in c if x > 0),
+        "prompt_tokens": counts["prompt_tokens"],
+        "completion_tokens": counts["completion_tokens"],
+        "flops": data.flops,
+        "dollars": data.dollars,
+        "ks": [int(k) for k in ks],
+        "coverage": [float(x) for x in coverage],
+        "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},
+        "coverage_at_1": float(coverage[0]) if len(coverage) else 0.0,
+        "coverage_at_n": float(coverage[-1]) if len(coverage) else 0.0,
+        "majority_at_n": float(majority[-1]) if len(majority) else 0.0,
+        "per_problem": rows,
+    }

@@ -1,0 +1,79 @@
+"""Rich tables for the terminal: one run's summary, its problems, and a sweep's cells."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+Summary = dict[str, Any]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    for unit, size in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"{x / size:.3g}{unit}"
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def _short(text: Any, width: int = 24) -> str:
+    s = "-" if text is None else " ".join(str(text).split())
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def runs_table(summaries: Sequence[Summary], title: str = "Runs") -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("run", "model", "problems", "attempts", "tokens", "coverage@1", "coverage@N", "majority@N", "fit a, b (RMSE)"):
+        t.add_column(col, justify="left" if col in ("run", "model") else "right")
+    for s in summaries:
+        fit = s.get("fit") or {}
+        fit_cell = f"{fit['a']:.3g}, {fit['b']:.3g} ({fit['rmse']:.3f})" if fit.get("ok") else _short(fit.get("error"), 28)
+        attempts = f"{s['attempts']}" + (f" ({s['verified']} judged)" if s["verified"] != s["attempts"] else "")
+        t.add_row(
+            s["run_id"], _short(s["model"], 28), str(s["problems"]), attempts,
+            _num(s["prompt_tokens"] + s["completion_tokens"]), _pct(s["coverage_at_1"]),
+            f"{_pct(s['coverage_at_n'])} (N={s['samples']})", _pct(s["majority_at_n"]), fit_cell,
+        )
+    return t
+
+
+def problems_table(s: Summary, max_rows: int = 20) -> Table:
+    rows = s["per_problem"]
+    title = f"Problems of {s['run_id']}" + (f" (first {max_rows} of {len(rows)})" if len(rows) > max_rows else "")
+    t = Table(title=title, title_justify="left")
+    for col in ("id", "attempts", "correct", "top answer", "reference"):
+        t.add_column(col, justify="right" if col in ("attempts", "correct") else "left")
+    for r in rows[:max_rows]:
+        share = f" ({100 * r['top_answer_share']:.0f}%)" if r["top_answer"] is not None else ""
+        t.add_row(_short(r["id"], 32), str(r["attempts"]), str(r["correct"]),
+                  _short(r["top_answer"]) + share, _short(r["reference"]))
+    return t
+
+
+def print_run(console: Console, s: Summary, max_rows: int = 20) -> None:
+    console.print(runs_table([s], title=f"Run {s['run_id']}"))
+    console.print(problems_table(s, max_rows))
+    if s.get("files"):
+        console.print("wrote: " + ", ".join(str(p) for p in s["files"].values()))
+
+
+def print_sweep(console: Console, cells: Sequence[dict[str, Any]], title: str = "Sweep") -> None:
+    """One row per cell: its grid values, status and headline numbers (or its error)."""
+    t = Table(title=title, title_justify="left")
+    for col in ("cell", "task", "model", "T", "N", "status", "attempts", "coverage@1", "coverage@N", "majority@N", "FLOPs"):
+        t.add_column(col, justify="left" if col in ("cell", "task", "model", "status") else "right")
+    for c in cells:
+        s = c.get("summary") or {}
+        status = c["status"] if not c.get("error") else f"[red]{c['status']}: {_short(c['error'], 60)}[/red]"
+        t.add_row(
+            c["name"], str(c["task"]), _short(c["model"], 24), str(c["temperature"]), str(c["samples"]), status,
+            str(s.get("attempts", "-")), _pct(s.get("coverage_at_1")), _pct(s.get("coverage_at_n")),
+            _pct(s.get("majority_at_n")), _num(s.get("flops")),
+        )
+    console.print(t)

@@ -1,0 +1,1 @@
+"""Generation backends, one module each, registered by name in monkeys_swe.registry."""

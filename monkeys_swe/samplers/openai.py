@@ -1,0 +1,160 @@
+"""Any OpenAI-compatible chat-completions server: vLLM serve, SGLang, llama.cpp's server, hosted APIs.
+
+Each request asks for its slots with `n` (the prompt is then processed and billed once) and the
+seed of its first slot. Servers that silently return fewer choices than asked (llama-cpp-python's
+returns 1 for n=8) are detected on the first such reply and remembered per server: the missing
+slots, and every later request to that server, go one slot per call with that slot's own seed.
+
+Token accounting: `prompt_tokens` is what the server reported for the request, recorded on the
+request's first sample and 0 on its other samples, so summing a run's prompt_tokens gives the
+prompt tokens actually billed; `meta["n"]` is the number of choices the request asked for.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, ClassVar, Iterable, Iterator
+
+from monkeys_swe.errors import UserError
+from monkeys_swe.types import Sample, SampleRequest
+
+MAX_N = 64  # slots per request; hosted APIs cap n (OpenAI at 128) and huge n hurts latency
+DUMMY_KEY = "sk-no-key"  # local servers ignore the key but the SDK insists on one
+_N_SUPPORTED: dict[str, bool] = {}  # base_url -> does the server honour n>1 (learned, per process)
+_N_LOCK = threading.Lock()
+
+
+def _error_text(exc: Any) -> str:
+    """The server's own error message, on one line."""
+    body = getattr(exc, "body", None)
+    msg = None
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        msg = err.get("message") or err.get("detail") if isinstance(err, dict) else err
+        msg = msg or body.get("detail") or body.get("message")
+    text = str(msg if msg is not None else getattr(exc, "message", exc))
+    return " ".join(text.split())[:300]
+
+
+class OpenAISampler:
+    name: ClassVar[str] = "openai"
+
+    def __init__(
+        self, base_url: str | None = None, model: str | None = None, *, api_key: str | None = None,
+        concurrency: int = 8, max_retries: int = 5, backoff_s: float = 1.0, timeout_s: float = 600.0,
+    ):
+        import openai
+
+        self._openai = openai
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        key = api_key or os.environ.get("OPENAI_API_KEY") or DUMMY_KEY
+        # Retries are ours (the SDK's backoff is not configurable per client).
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout_s)
+        self.concurrency, self.max_retries, self.backoff_s = concurrency, max_retries, backoff_s
+        self.model = model or self._served_model()
+        self.model_name = self.model
+
+    @classmethod
+    def from_config(cls, config: Any) -> "OpenAISampler":
+        return cls(config.base_url, config.model, api_key=config.api_key, concurrency=config.concurrency)
+
+    # -- one HTTP call, with retries ------------------------------------------------------
+    def _call(self, fn, *args, **kwargs) -> Any:
+        oa = self._openai
+        for attempt in range(self.max_retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except (oa.APIConnectionError, oa.RateLimitError, oa.InternalServerError) as exc:
+                # APITimeoutError is an APIConnectionError. 429 and 5xx are transient by contract.
+                if attempt == self.max_retries:
+                    if isinstance(exc, oa.APIConnectionError):
+                        raise UserError(f"cannot reach OpenAI-compatible server at {self.base_url}: {_error_text(exc)}") from None
+                    raise UserError(f"server at {self.base_url} kept failing ({exc.status_code}) after "
+                                    f"{self.max_retries} retries: {_error_text(exc)}") from None
+                time.sleep(self._delay(exc, attempt))
+            except oa.APIStatusError as exc:  # other 4xx: retrying will not help
+                hint = " (set --api-key or OPENAI_API_KEY)" if exc.status_code in (401, 403) else ""
+                raise UserError(f"server at {self.base_url} rejected the request ({exc.status_code}): "
+                                f"{_error_text(exc)}{hint}") from None
+        raise AssertionError("unreachable")
+
+    def _delay(self, exc: Any, attempt: int) -> float:
+        response = getattr(exc, "response", None)
+        after = response.headers.get("retry-after") if response is not None else None
+        try:
+            return min(float(after), 60.0) if after else self.backoff_s * 2**attempt
+        except ValueError:  # an HTTP date: fall back to our own schedule
+            return self.backoff_s * 2**attempt
+
+    def _served_model(self) -> str:
+        page = self._call(self.client.models.list)
+        if not page.data:
+            raise UserError(f"server at {self.base_url} serves no model: pass --model")
+        return page.data[0].id
+
+    # -- sampling --------------------------------------------------------------------------
+    def _complete(self, req: SampleRequest, indices: tuple[int, ...], seeds: tuple[int, ...]) -> tuple[list[Sample], list[tuple]]:
+        """One chat completion for `indices`; returns the samples and the slots still to fill."""
+        p, n = req.params, len(indices)
+        extra = {"n": n} if n > 1 else {}
+        start = time.perf_counter()
+        out = self._call(
+            self.client.chat.completions.create, model=self.model, messages=req.messages,
+            temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
+            stop=list(p.stop) or None, seed=seeds[0], **extra,
+        )
+        latency = time.perf_counter() - start
+        choices = sorted(out.choices, key=lambda c: c.index)[:n]
+        if not choices:
+            raise UserError(f"server at {self.base_url} returned no choices for model '{self.model}'")
+        usage = out.usage
+        prompt = usage.prompt_tokens if usage else 0
+        # Per-choice completion tokens are not reported with n>1: split the total evenly (exact sum).
+        per, extra_tokens = divmod(usage.completion_tokens if usage else 0, len(choices))
+        samples = [
+            # The request's seed (its first slot's) is recorded on each choice; `choice` says which.
+            Sample(req.problem_id, indices[j], c.message.content or "", prompt if j == 0 else 0,
+                   per + (j < extra_tokens), seeds[0], latency, c.finish_reason or "stop",
+                   {"n": n, "choice": j} if n > 1 else {})
+            for j, c in enumerate(choices)
+        ]
+        rest: list[tuple] = []
+        if n > 1:
+            with _N_LOCK:
+                _N_SUPPORTED[self.base_url] = len(choices) == n
+            rest = [(req, (i,), (s,)) for i, s in zip(indices[len(choices):], seeds[len(choices):])]
+        return samples, rest
+
+    def _calls(self, req: SampleRequest) -> Iterator[tuple]:
+        if _N_SUPPORTED.get(self.base_url) is False:
+            yield from ((req, (i,), (s,)) for i, s in zip(req.indices, req.seeds))
+            return
+        for k in range(0, len(req.indices), MAX_N):
+            yield req, req.indices[k:k + MAX_N], req.seeds[k:k + MAX_N]
+
+    def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
+        pending: list[tuple] = []  # calls not yet submitted (fallback slots first)
+        source = (call for req in requests for call in self._calls(req))
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
+        inflight: set[Future] = set()
+        try:
+            while True:
+                while len(inflight) < self.concurrency:
+                    call = pending.pop(0) if pending else next(source, None)
+                    if call is None:
+                        break
+                    inflight.add(pool.submit(self._complete, *call))
+                if not inflight:
+                    return
+                done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    samples, rest = fut.result()
+                    pending.extend(rest)
+                    yield from samples
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self.client.close()

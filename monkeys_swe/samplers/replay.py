@@ -1,0 +1,118 @@
+"""Replay attempts instead of generating them: from an earlier run, or monkey_business-style JSON.
+
+Verification can then be rerun (a new verifier, a fixed bug) without paying for generation again.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Iterator
+
+from monkeys_swe.errors import UserError
+from monkeys_swe.types import Sample, SampleRequest
+
+
+@dataclass
+class SampleSet:
+    """One problem's published samples (the monkey_business layout)."""
+
+    question: str
+    samples: list[str]
+    id: str | None = None
+    gt_answer: str | None = None
+    is_corrects: list[bool] | None = None
+    prompt: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _as_sample_set(rec: dict[str, Any], where: str) -> SampleSet:
+    if not isinstance(rec, dict) or not isinstance(rec.get("samples"), list):
+        raise UserError(f"{where}: each record needs a 'samples' list (monkey_business layout)")
+    ident = rec.get("id") or rec.get("problem_id") or rec.get("instance_id") or rec.get("name")
+    known = {"id", "problem_id", "instance_id", "name", "question", "samples", "gt_answer", "is_corrects", "prompt"}
+    return SampleSet(
+        question=str(rec.get("question", "")), samples=[str(s) for s in rec["samples"]],
+        id=str(ident) if ident is not None else None,
+        gt_answer=None if rec.get("gt_answer") is None else str(rec["gt_answer"]),
+        is_corrects=rec.get("is_corrects"), prompt=rec.get("prompt"),
+        extra={k: v for k, v in rec.items() if k not in known},
+    )
+
+
+def load_sample_sets(path: str | Path) -> list[SampleSet]:
+    """Records from a JSON file (one record or a list), a JSONL file, or a directory of either."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"replay source not found: {path}")
+    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
+    out: list[SampleSet] = []
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        try:
+            if f.suffix == ".jsonl":
+                records = [json.loads(line) for line in text.splitlines() if line.strip()]
+            else:
+                data = json.loads(text)
+                records = data if isinstance(data, list) else [data]
+        except ValueError as exc:
+            raise UserError(f"replay source {f} is not valid JSON: {exc}") from None
+        out.extend(_as_sample_set(r, str(f)) for r in records)
+    return out
+
+
+class ReplaySampler:
+    name: ClassVar[str] = "replay"
+
+    def __init__(self, source: str | Path):
+        source = Path(source)
+        self.model_name = f"replay:{source.name}"
+        # (problem key) -> texts by slot; keys are ids, and also question texts for sets without ids.
+        self._texts: dict[str, dict[int, Sample | str]] = {}
+        self._by_position: list[dict[int, Sample | str]] = []
+        if (source / "run.db").exists():
+            from monkeys_swe.store import Store
+
+            store = Store(source, create=False)
+            for s in store.samples():
+                self._texts.setdefault(s.problem_id, {})[s.index] = s
+            config = store.get_meta("config") or {}
+            store.close()
+            self.model_name = str(config.get("model_name") or self.model_name)
+        else:
+            for ss in load_sample_sets(source):
+                slots: dict[int, Sample | str] = dict(enumerate(ss.samples))
+                self._by_position.append(slots)
+                for key in (ss.id, ss.question):
+                    if key:
+                        self._texts[key] = slots
+
+    @classmethod
+    def from_config(cls, config: Any) -> "ReplaySampler":
+        if not config.replay_from:
+            raise UserError("the replay backend needs --replay-from RUN_DIR_OR_JSON")
+        return cls(config.replay_from)
+
+    def slots_for(self, problem_id: str, question: str = "", position: int | None = None) -> dict[int, Sample | str]:
+        for key in (problem_id, question):
+            if key in self._texts:
+                return self._texts[key]
+        if position is not None and position < len(self._by_position):
+            return self._by_position[position]
+        return {}
+
+    def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
+        for req in requests:
+            slots = self.slots_for(req.problem_id, req.question)
+            for index, seed in zip(req.indices, req.seeds):
+                item = slots.get(index)
+                if item is None:
+                    continue  # the source has fewer samples than asked for: replay what exists
+                if isinstance(item, Sample):
+                    yield Sample(req.problem_id, index, item.text, item.prompt_tokens, item.completion_tokens,
+                                 item.seed, 0.0, item.finish_reason, {**item.meta, "replayed": True})
+                else:
+                    yield Sample(req.problem_id, index, item, 0, 0, seed, 0.0, "stop", {"replayed": True})
+
+    def close(self) -> None:
+        pass

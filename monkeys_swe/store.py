@@ -1,0 +1,141 @@
+"""A run on disk: SQLite in the run directory, written as things happen.
+
+Every attempt is committed when it arrives and every verdict when it is decided, so a
+killed run loses at most what was in flight, and a rerun continues from exactly here.
+WAL mode lets `monkeys-swe report` read a run that is still going.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from monkeys_swe.errors import UserError
+from monkeys_swe.types import Problem, Sample, Verdict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (
+    id TEXT PRIMARY KEY, position INTEGER NOT NULL, question TEXT NOT NULL,
+    answer TEXT, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    problem_id TEXT NOT NULL, idx INTEGER NOT NULL, text TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    seed INTEGER, latency_s REAL NOT NULL, finish_reason TEXT, meta TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (problem_id, idx)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    problem_id TEXT NOT NULL, idx INTEGER NOT NULL, correct INTEGER NOT NULL,
+    status TEXT NOT NULL, answer TEXT, detail TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (problem_id, idx)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    problem_id TEXT NOT NULL, idx INTEGER NOT NULL, scorer TEXT NOT NULL, score REAL NOT NULL,
+    PRIMARY KEY (problem_id, idx, scorer)
+);
+"""
+
+DB_NAME = "run.db"
+
+
+class Store:
+    def __init__(self, run_dir: str | Path, *, create: bool = True):
+        self.run_dir = Path(run_dir)
+        db = self.run_dir / DB_NAME
+        if not create and not db.exists():
+            raise UserError(f"no run at {self.run_dir} (expected {db})")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- config and problems -------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO problems VALUES (?, ?, ?, ?, ?)",
+                [(p.id, i, p.question, p.answer, json.dumps(p.data, default=str)) for i, p in enumerate(problems)],
+            )
+
+    def problems(self) -> list[Problem]:
+        rows = self.db.execute("SELECT id, question, answer, data FROM problems ORDER BY position").fetchall()
+        return [Problem(id=r[0], question=r[1], answer=r[2], data=json.loads(r[3])) for r in rows]
+
+    # -- attempts and verdicts -----------------------------------------------------------
+    def add_sample(self, s: Sample) -> bool:
+        """Persist one attempt; False if that slot was already filled (a resumed duplicate)."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (s.problem_id, s.index, s.text, s.prompt_tokens, s.completion_tokens, s.seed,
+             s.latency_s, s.finish_reason, json.dumps(s.meta, default=str), time.time()),
+        )
+        return cur.rowcount == 1
+
+    def add_verdict(self, problem_id: str, index: int, v: Verdict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (problem_id, index, int(v.correct), v.status, v.answer, json.dumps(v.detail, default=str), time.time()),
+        )
+
+    def add_score(self, problem_id: str, index: int, scorer: str, score: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", (problem_id, index, scorer, score))
+
+    def filled_indices(self) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for pid, idx in self.db.execute("SELECT problem_id, idx FROM attempts"):
+            out.setdefault(pid, set()).add(idx)
+        return out
+
+    def samples(self, problem_id: str | None = None) -> list[Sample]:
+        sql = "SELECT problem_id, idx, text, prompt_tokens, completion_tokens, seed, latency_s, finish_reason, meta FROM attempts"
+        args: tuple = ()
+        if problem_id is not None:
+            sql += " WHERE problem_id=?"
+            args = (problem_id,)
+        rows = self.db.execute(sql + " ORDER BY problem_id, idx", args).fetchall()
+        return [Sample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8])) for r in rows]
+
+    def unverified(self) -> list[Sample]:
+        rows = self.db.execute(
+            "SELECT a.problem_id, a.idx, a.text, a.prompt_tokens, a.completion_tokens, a.seed, a.latency_s, "
+            "a.finish_reason, a.meta FROM attempts a LEFT JOIN verdicts v "
+            "ON a.problem_id = v.problem_id AND a.idx = v.idx WHERE v.idx IS NULL ORDER BY a.problem_id, a.idx"
+        ).fetchall()
+        return [Sample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8])) for r in rows]
+
+    def verdicts(self) -> Iterator[tuple[str, int, Verdict]]:
+        for pid, idx, correct, status, answer, detail in self.db.execute(
+            "SELECT problem_id, idx, correct, status, answer, detail FROM verdicts ORDER BY problem_id, idx"
+        ):
+            yield pid, idx, Verdict(bool(correct), status, answer, json.loads(detail))
+
+    def scores(self, scorer: str) -> dict[tuple[str, int], float]:
+        rows = self.db.execute("SELECT problem_id, idx, score FROM scores WHERE scorer=?", (scorer,))
+        return {(pid, idx): s for pid, idx, s in rows}
+
+    def counts(self) -> dict[str, int]:
+        q = self.db.execute
+        return {
+            "problems": q("SELECT COUNT(*) FROM problems").fetchone()[0],
+            "attempts": q("SELECT COUNT(*) FROM attempts").fetchone()[0],
+            "verified": q("SELECT COUNT(*) FROM verdicts").fetchone()[0],
+            "correct": q("SELECT COUNT(*) FROM verdicts WHERE correct=1").fetchone()[0],
+            "prompt_tokens": q("SELECT COALESCE(SUM(prompt_tokens),0) FROM attempts").fetchone()[0],
+            "completion_tokens": q("SELECT COALESCE(SUM(completion_tokens),0) FROM attempts").fetchone()[0],
+        }

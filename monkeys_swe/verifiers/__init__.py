@@ -1,0 +1,1 @@
+"""Verifiers shared by tasks: sandboxed program execution (programs.py) and Lean 4 proof checking (lean.py)."""

@@ -1,0 +1,112 @@
+"""A tiny SWE-bench-style instance for tests: real git repo, real bug, real tests.
+
+    inst, mirror = make_fixture_instance(tmp_path)
+    Verifier(inst, repo_mirror=mirror).verify(inst.patch).resolved  # True
+
+The repository `monkeys/calc` has `calc/ops.py` whose `mean` divides by len + 1.
+- gold patch (`inst.patch`, also GOLD_EDIT as (file, old_text, new_text) for
+  SEARCH/REPLACE-style edits): divide by len(values).
+- test_patch adds tests/test_ops.py::test_mean and ::test_mean_single (FAIL_TO_PASS);
+  tests/test_ops.py::test_add and ::test_add_negative already pass (PASS_TO_PASS).
+- No install step: pytest comes from the python base image (Debian's python3-pytest),
+  so the image builds without PyPI in about 2 s once the base exists.
+Commits use fixed dates and authors, so SHAs, and hence image tags, are the same on every
+run and the instance image is built once per machine.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from harness.instance import SWEInstance
+
+REPO = "monkeys/calc"
+INSTANCE_ID = "monkeys__calc-1"
+BUGGY = "    return sum(values) / (len(values) + 1)\n"
+FIXED = "    return sum(values) / len(values)\n"
+GOLD_EDIT = ("calc/ops.py", BUGGY, FIXED)
+FAIL_TO_PASS = ["tests/test_ops.py::test_mean", "tests/test_ops.py::test_mean_single"]
+PASS_TO_PASS = ["tests/test_ops.py::test_add", "tests/test_ops.py::test_add_negative"]
+TEST_CMD = "pytest -rA tests/test_ops.py"
+
+OPS = f'''"""Small arithmetic helpers."""
+
+
+def add(a, b):
+    return a + b
+
+
+def mean(values):
+    """Arithmetic mean of a non-empty sequence."""
+{BUGGY}'''
+TESTS = '''from calc.ops import add
+
+
+def test_add():
+    assert add(2, 3) == 5
+
+
+def test_add_negative():
+    assert add(-2, -3) == -5
+'''
+NEW_TESTS = '''
+
+def test_mean():
+    from calc.ops import mean
+    assert mean([1, 2, 3, 4]) == 2.5
+
+
+def test_mean_single():
+    from calc.ops import mean
+    assert mean([7]) == 7
+'''
+ENV = {"GIT_AUTHOR_NAME": "fixture", "GIT_AUTHOR_EMAIL": "fixture@example.com",
+       "GIT_COMMITTER_NAME": "fixture", "GIT_COMMITTER_EMAIL": "fixture@example.com",
+       "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+       "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **ENV}).stdout
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def make_fixture_repo(path: Path) -> tuple[str, str, str]:
+    """A working repo at `path` at its base commit; returns (base_commit, gold patch, test_patch)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    _write(path, {"calc/__init__.py": "", "calc/ops.py": OPS, "tests/test_ops.py": TESTS,
+                  "pytest.ini": "[pytest]\npythonpath = .\n", "README.md": "calc: tiny arithmetic\n"})
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "calc with a buggy mean")
+    base = git(path, "rev-parse", "HEAD").strip()
+    (path / "calc/ops.py").write_text(OPS.replace(BUGGY, FIXED))
+    gold = git(path, "diff")
+    git(path, "checkout", "-q", "--", ".")
+    (path / "tests/test_ops.py").write_text(TESTS + NEW_TESTS)
+    test_patch = git(path, "diff")
+    git(path, "checkout", "-q", "--", ".")
+    return base, gold, test_patch
+
+
+def make_fixture_instance(tmp_path: Path) -> tuple[SWEInstance, Path]:
+    """(instance, mirror_dir): the mirror holds `monkeys__calc.git` (the --repo-mirror layout)."""
+    work = Path(tmp_path) / "calc-src"
+    base, gold, test_patch = make_fixture_repo(work)
+    mirror = Path(tmp_path) / "mirror"
+    mirror.mkdir(exist_ok=True)
+    git(mirror, "clone", "-q", "--bare", str(work), "monkeys__calc.git")
+    inst = SWEInstance(instance_id=INSTANCE_ID, repo=REPO, base_commit=base, patch=gold,
+                       test_patch=test_patch, FAIL_TO_PASS=FAIL_TO_PASS, PASS_TO_PASS=PASS_TO_PASS,
+                       version="0.1", environment_setup_commit=base, install=[],
+                       problem_statement="calc.ops.mean returns the wrong value: mean([1, 2, 3, 4]) "
+                                         "gives 2.0 instead of 2.5.",
+                       created_at="2024-01-01T00:00:00Z")
+    return inst, mirror
