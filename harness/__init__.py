@@ -1,1 +1,11 @@
+"""harness: (SWE-bench instance, candidate patch) -> verdict, in Docker. Knows nothing of LLMs.
 
+Modules (import what you need; nothing heavy is imported here):
+- harness.instance  SWEInstance (SWE-bench schema + overrides), load_instances, from_local_repo
+- harness.patch     validate, normalize, patch_hash, touched_files, drop_files, is_test_path
+- harness.sandbox   Limits, Sandbox (one locked-down container), ExecResult, cleanup_all
+- harness.images    ensure_base_images, ensure_image, build_instance_image, list_images, prune
+- harness.verify    Verifier (.ensure_image, .verify, .verify_many, .run_tests), Verdict
+- harness.batch     verify_predictions (a SWE-bench predictions file -> report)
+See harness/README.md.
+"""

@@ -7,6 +7,7 @@ exit-code cross-check; `get_eval_tests_report` + `get_resolution_status` decide.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from swebench.harness.constants import (APPLY_PATCH_FAIL, END_TEST_OUTPUT, FAIL_TO_PASS, PASS_TO_PASS,
@@ -22,17 +23,19 @@ WORK = "/tmp/monkeys"
 PATCH_FILE, TEST_PATCH_FILE, SCRIPT_FILE = f"{WORK}/patch.diff", f"{WORK}/test.diff", f"{WORK}/eval.sh"
 EXIT_APPLY_FAILED, EXIT_TEST_PATCH_FAILED = 81, 82
 APPLIED = ">>>>> Applied Patch with"
+TEST_TIMING = ">>>>> Test Command Clock:"
+_TIMING_RE = re.compile(rf"^{re.escape(TEST_TIMING)} ([0-9.]+) ([0-9.]+)$", re.M)
 
 # Each fallback runs only if the previous one refused; none leaves a half-applied tree:
 # git apply is atomic, --3way is tried only when --check says it merges cleanly, and
-# patch(1) does a dry run first.
+# patch(1) (fuzz, whitespace-insensitive context) does a dry run first.
 _APPLY = f"""\
 if [ -s {PATCH_FILE} ]; then
   if git apply --whitespace=nowarn {PATCH_FILE}; then echo "{APPLIED} git-apply"
   elif git apply --whitespace=nowarn --3way --check {PATCH_FILE} >/dev/null 2>&1 \\
        && git apply --whitespace=nowarn --3way {PATCH_FILE}; then echo "{APPLIED} git-apply-3way"
-  elif patch --batch --fuzz=5 -p1 --dry-run -i {PATCH_FILE} >/dev/null \\
-       && patch --batch --fuzz=5 -p1 --no-backup-if-mismatch -i {PATCH_FILE}; then
+  elif patch --batch --fuzz=5 -l -p1 --dry-run -i {PATCH_FILE} >/dev/null \\
+       && patch --batch --fuzz=5 -l -p1 --no-backup-if-mismatch -i {PATCH_FILE}; then
     echo "{APPLIED} patch-fuzz"
   else echo "{APPLY_PATCH_FAIL}"; exit {EXIT_APPLY_FAILED}; fi
 fi
@@ -48,10 +51,18 @@ def eval_script(test_cmd: str, *, apply_test_patch: bool) -> str:
     if apply_test_patch:
         lines.append(f'[ -s {TEST_PATCH_FILE} ] && {{ git apply --whitespace=nowarn {TEST_PATCH_FILE} || '
                      f'{{ echo "test_patch did not apply"; exit {EXIT_TEST_PATCH_FAILED}; }}; }}')
-    lines += [f'echo "{START_TEST_OUTPUT}"', test_cmd, "SWEBENCH_TEST_EXIT_CODE=$?",
+    # The test command's own wall time (bash's clock, no subprocess), to tell it from overhead.
+    lines += [f'echo "{START_TEST_OUTPUT}"', "MONKEYS_T0=$EPOCHREALTIME", test_cmd,
+              "SWEBENCH_TEST_EXIT_CODE=$?", "MONKEYS_T1=$EPOCHREALTIME",
               f'echo "{END_TEST_OUTPUT}"', f'echo "{TEST_EXIT_CODE}: $SWEBENCH_TEST_EXIT_CODE"',
-              "exit $SWEBENCH_TEST_EXIT_CODE"]
+              f'echo "{TEST_TIMING} $MONKEYS_T0 $MONKEYS_T1"', "exit $SWEBENCH_TEST_EXIT_CODE"]
     return "\n".join(lines) + "\n"
+
+
+def test_command_seconds(log: str) -> float | None:
+    """The test command's wall time, from the last clock line the script printed."""
+    found = _TIMING_RE.findall(log)
+    return round(float(found[-1][1]) - float(found[-1][0]), 3) if found else None
 
 
 @dataclass

@@ -19,7 +19,7 @@ import threading
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from harness import repos, specs
+from harness import lifecycle, repos, specs
 from harness.base_images import BASE_IMAGE, PYTHON_IMAGE, ensure_base_images
 from harness.docker_util import LABEL, build_image, get_client, image_exists
 from harness.instance import SWEInstance
@@ -162,25 +162,11 @@ def list_images(client: docker.DockerClient | None = None) -> list[dict]:
     return rows
 
 
-def _owner_alive(container) -> bool:
-    try:
-        os.kill(int(container.labels.get(f"{LABEL}.owner-pid", "0")), 0)
-        return True
-    except (ValueError, ProcessLookupError, PermissionError):
-        return False
-
-
 def prune(client: docker.DockerClient | None = None, *, include_base: bool = False) -> dict:
     """Remove containers of ours whose process is gone, instance images, and (optionally)
     the base images. Containers of live monkeys-swe processes on this host are left alone."""
     client = client or get_client()
-    containers = [c for c in client.containers.list(all=True, filters={"label": LABEL})
-                  if not _owner_alive(c)]
-    for c in containers:
-        try:
-            c.remove(force=True)
-        except APIError:
-            pass
+    containers = lifecycle.reap_orphans(client, LABEL, once=False)
     removed = []
     for image in client.images.list(filters={"label": LABEL}):
         kind = (image.labels or {}).get(f"{LABEL}.kind")
@@ -191,7 +177,7 @@ def prune(client: docker.DockerClient | None = None, *, include_base: bool = Fal
                     removed.append(tag)
                 except (APIError, ImageNotFound):
                     pass
-    return {"containers": len(containers), "images": removed}
+    return {"containers": containers, "images": removed}
 
 
 __all__ = ["BASE_IMAGE", "PYTHON_IMAGE", "ensure_base_images", "ensure_image", "build_instance_image",

@@ -10,9 +10,11 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -93,9 +95,22 @@ def _read_rows(path: Path) -> list[dict]:
     return rows
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _hf_rows(name: str, split: str) -> list[dict]:
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+    # Probe first: offline, datasets retries for half a minute before failing. With
+    # HF_HUB_OFFLINE=1 set by the user, it reads its local cache instead.
+    if os.environ.get("HF_HUB_OFFLINE") != "1" and not _hub_reachable():
+        raise DataError(f"cannot reach Hugging Face to load {name!r}; pass a local SWE-bench "
+                        f"JSONL with --data FILE (or set HF_HUB_OFFLINE=1 to use a cached copy)")
     try:
         import datasets
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import signal
+import socket
 import threading
 
 from docker.errors import APIError, NotFound
@@ -21,6 +23,43 @@ _lock = threading.RLock()
 _live: dict[str, object] = {}
 _shutting_down = threading.Event()
 _handlers_installed = False
+_reaped = False
+HOST = socket.gethostname()
+
+
+def owner_labels(label: str) -> dict[str, str]:
+    """Labels that tie a container to this process, so orphans can be recognised later."""
+    return {f"{label}.owner-pid": str(os.getpid()), f"{label}.owner-host": HOST}
+
+
+def _owner_alive(labels: dict, label: str) -> bool:
+    pid = labels.get(f"{label}.owner-pid")
+    if pid is None or labels.get(f"{label}.owner-host", HOST) != HOST:
+        return True  # a build step, or another machine's process: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+
+
+def reap_orphans(client, label: str, *, once: bool = True) -> int:
+    """Remove containers whose owning process on this host is gone (it was SIGKILLed, or
+    the machine lost power). Runs once per process unless `once=False`."""
+    global _reaped
+    if once and _reaped:
+        return 0
+    _reaped = True
+    orphans = [c["Id"] for c in client.api.containers(all=True, filters={"label": label})
+               if not _owner_alive(c.get("Labels") or {}, label)]
+    for cid in orphans:
+        try:
+            client.api.remove_container(cid, force=True)
+        except (APIError, NotFound):
+            pass
+    return len(orphans)
 
 
 def register(container) -> None:
@@ -52,6 +91,10 @@ def cleanup_all() -> int:
     for c in containers:
         remove(c)
     return len(containers)
+
+
+def shutting_down() -> bool:
+    return _shutting_down.is_set()
 
 
 def check_not_shutting_down() -> None:

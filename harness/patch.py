@@ -120,8 +120,11 @@ def normalize(diff: str) -> str:
         for hunk in f:
             out.append(f"@@ -{hunk.source_start},{hunk.source_length} "
                        f"+{hunk.target_start},{hunk.target_length} @@\n")
-            out.extend(f"{line.line_type}{line.value.rstrip()}\n" for line in hunk
-                       if line.line_type in "+- ")
+            body = [(line.line_type or " ", line.value.rstrip()) for line in hunk
+                    if line.line_type in ("+", "-", " ", "")]
+            while body and body[-1] == (" ", ""):  # blank lines after the hunk are noise
+                body.pop()
+            out.extend(f"{kind}{value}\n" for kind, value in body)
     return "".join(out)
 
 

@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from harness import lifecycle
+from harness.docker_util import LABEL, get_client
 from harness.sandbox import Limits, Sandbox
 
 
@@ -19,10 +20,11 @@ class SandboxPool:
     def __init__(self, image: str, *, spares: int = 2, limits: Limits = Limits(),
                  network: bool = False, workdir: str = "/testbed", labels: dict | None = None,
                  client=None):
+        lifecycle.reap_orphans(client or get_client(), LABEL)  # leftovers of killed processes
         self._make = lambda: Sandbox(image, limits=limits, network=network, workdir=workdir,
                                      labels=labels, client=client).start()
         self._spares = max(0, spares)
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-lifecycle")
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-lifecycle")
         self._ready: collections.deque[Future] = collections.deque()
         self._lock = threading.Lock()
         self._closed = False
@@ -44,10 +46,13 @@ class SandboxPool:
 
     def release(self, sandbox: Sandbox) -> None:
         """Remove a used sandbox in the background (it is registered for cleanup until then)."""
-        if self._closed:
-            sandbox.close()
-        else:
-            self._executor.submit(sandbox.close)
+        try:
+            if not self._closed:
+                self._executor.submit(sandbox.close)
+                return
+        except RuntimeError:  # the executor shut down in between
+            pass
+        sandbox.close()
 
     def close(self) -> None:
         """Remove the spares and wait for pending removals."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import shlex
 import tarfile
 import threading
@@ -77,8 +76,9 @@ class Sandbox:
                  workdir: str = "/testbed", client: docker.DockerClient | None = None,
                  labels: dict[str, str] | None = None):
         self.image, self.limits, self.network, self.workdir = image, limits, network, workdir
+        lifecycle.install_signal_handlers()  # no-op off the main thread or when already done
         self.client = client or get_client()
-        self.labels = {LABEL: "1", f"{LABEL}.owner-pid": str(os.getpid()), **(labels or {})}
+        self.labels = {LABEL: "1", **lifecycle.owner_labels(LABEL), **(labels or {})}
         self.container = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -93,6 +93,7 @@ class Sandbox:
             security_opt=["no-new-privileges"])
         lifecycle.register(self.container)
         try:
+            lifecycle.check_not_shutting_down()  # a signal may have arrived during create
             self.container.start()
         except BaseException:
             self.close()
@@ -121,7 +122,7 @@ class Sandbox:
         if stdin is not None:
             stdin_path = f"/tmp/.monkeys-stdin-{uuid.uuid4().hex}"
             self.put_file(stdin_path, stdin)
-            cmd = f"exec < {stdin_path}\n{cmd}"
+            cmd = f"exec < {stdin_path}; rm -f {stdin_path}\n{cmd}"
         api = self.client.api
         exec_id = api.exec_create(
             self.container.id, ["bash", "-c", _RUNNER, "runner", f"{timeout:.3f}s", cmd,
@@ -174,15 +175,18 @@ class Sandbox:
     def diff(self, base_ref: str = "HEAD", *, timeout: float = 60) -> str:
         """`git diff --binary` of the working tree (untracked files included) against
         `base_ref`, through a throwaway index so the repository's own index is untouched."""
-        idx = f"/tmp/.monkeys-index-{uuid.uuid4().hex}"
+        tmp = f"/tmp/.monkeys-diff-{uuid.uuid4().hex}"
         ref = shlex.quote(base_ref)
+        # The diff goes to a file and comes back as bytes: exact, whatever its size or encoding.
         result = self.exec(
-            f"export GIT_INDEX_FILE={idx}; git read-tree {ref} && git add -A . "
-            f"&& git diff --cached --binary {ref}; rc=$?; rm -f {idx}; exit $rc",
+            f"export GIT_INDEX_FILE={tmp}.index; git read-tree {ref} && git add -A . "
+            f"&& git diff --cached --binary {ref} > {tmp}; rc=$?; rm -f {tmp}.index; exit $rc",
             timeout=timeout)
         if result.exit_code != 0:
             raise SandboxError(f"git diff failed: {result.output[-500:]}")
-        return result.output
+        data = self.get_file(tmp)
+        self.exec(f"rm -f {tmp}", timeout=timeout)
+        return data.decode("utf-8", "surrogateescape")
 
 
 class _Watchdog:

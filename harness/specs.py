@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from swebench.harness.constants import NON_TEST_EXTS
-from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY
-
 from harness.instance import SWEInstance
 from harness.patch import is_test_path, touched_files
 
@@ -35,6 +32,10 @@ PIP_PINS = {
         "Werkzeug==2.2.3", "Jinja2==3.1.2", "itsdangerous==2.1.2", "click==8.1.3",
         "MarkupSafe==2.1.2", "blinker==1.6.2", "pytest==7.3.0", "pluggy==1.0.0",
         "iniconfig==2.0.0", "packaging==23.0", "asgiref==3.6.0", "python-dotenv==1.0.0"],
+    # pytest tests itself: no second pytest from PyPI; its own deps at the instance's date.
+    ("pytest-dev/pytest", "8.0"): ["pluggy==1.2.0", "iniconfig==2.0.0", "packaging==23.1",
+                                   "attrs==23.1.0", "pygments==2.15.1"],
+    ("sympy/sympy", "1.12"): ["mpmath==1.3.0"],
 }
 PYTHON_VERSIONS = {("pallets/flask", "2.3"): "3.11"}
 
@@ -50,6 +51,8 @@ class Spec:
 
 def test_directives(instance: SWEInstance) -> list[str]:
     """What swebench passes to the test command: test_patch's files (django: as modules)."""
+    from swebench.harness.constants import NON_TEST_EXTS  # swebench imports are slow: only when needed
+
     files = [f for f in touched_files(instance.test_patch)
              if not any(f.endswith(ext) for ext in NON_TEST_EXTS)]
     if instance.repo == "django/django":
@@ -71,6 +74,8 @@ def resolve(instance: SWEInstance) -> Spec:
         test_cmd = " ".join([TEST_CMDS.get(instance.repo, _PYTEST), *test_directives(instance)])
     parser = instance.log_parser
     if parser is None:
+        from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY
+
         fn = MAP_REPO_TO_PARSER_PY.get(instance.repo)
         parser = fn.__name__ if fn is not None else "parse_log_pytest"
     test_files = set(instance.test_files or [])

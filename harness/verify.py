@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from harness import grading, images, patch as patches, specs
+from harness import images, lifecycle, patch as patches, specs
 from harness.docker_util import LABEL, get_client, tar_bytes
 from harness.instance import SWEInstance
 from harness.pool import SandboxPool
@@ -40,6 +40,7 @@ class Verdict:
     pass_to_pass: dict[str, list[str]] = field(default_factory=dict)
     duration_s: float = 0.0  # the whole attempt
     test_duration_s: float = 0.0  # the in-container exec (apply + tests)
+    test_command_s: float | None = None  # the test command alone
     log_path: str | None = None
     patch_hash: str = ""
     error: str | None = None
@@ -63,6 +64,7 @@ class Verifier:
         self.log_dir = Path(log_dir or Path(tempfile.gettempdir()) / "monkeys-swe-logs") / instance.instance_id
         self.client = client or get_client()
         self._pool: SandboxPool | None = None
+        lifecycle.install_signal_handlers()
 
     # -- setup -----------------------------------------------------------------------
     def ensure_image(self) -> str:
@@ -145,11 +147,14 @@ class Verifier:
         try:
             return self.verify(patch)
         except Exception as exc:  # a verdict, never a crash of the whole batch
-            log.exception("verification failed")
+            if not lifecycle.shutting_down():  # after Ctrl-C, failing attempts are expected
+                log.exception("verification failed")
             return Verdict("error", patch_hash=h, error=f"{type(exc).__name__}: {exc}")
 
     def _attempt(self, patch: str, test_cmd: str, *, apply_test_patch: bool, by_exit_code: bool,
                  log_suffix: str = "") -> Verdict:
+        from harness import grading  # imports swebench (seconds): only once verification starts
+
         start = time.monotonic()
         h = patches.patch_hash(patch)
         problems = patches.validate(patch)
@@ -169,9 +174,10 @@ class Verifier:
             pool.release(sandbox)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{h}{log_suffix}.log"
-        log_path.write_text(result.output, encoding="utf-8")
+        log_path.write_text(result.output, encoding="utf-8", errors="replace")
         verdict = Verdict("error", patch_hash=h, log_path=str(log_path), dropped_files=dropped,
-                          test_duration_s=round(result.duration_s, 3))
+                          test_duration_s=round(result.duration_s, 3),
+                          test_command_s=grading.test_command_seconds(result.output))
         for line in result.output.splitlines():
             if line.startswith(grading.APPLIED):
                 verdict.apply_method = line[len(grading.APPLIED):].strip()

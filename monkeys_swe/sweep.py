@@ -62,6 +62,7 @@ class SweepConfig(BaseModel):
 
 class Cell(BaseModel):
     name: str
+    label: str  # the model axis entry's name
     config: RunConfig
     status: str = "pending"  # pending, done, skipped (already complete), failed
     error: str | None = None
@@ -69,7 +70,7 @@ class Cell(BaseModel):
 
     def row(self) -> dict[str, Any]:
         c = self.config
-        return {"name": self.name, "task": c.task, "model": c.model or c.backend, "backend": c.backend,
+        return {"name": self.name, "task": c.task, "model": self.label, "backend": c.backend,
                 "samples": c.samples, "temperature": c.temperature, "run_dir": str(c.run_dir()),
                 "status": self.status, "error": self.error, "summary": self.summary}
 
@@ -89,7 +90,7 @@ def load_sweep(path: str | Path, out_dir: str | Path | None = None) -> tuple[Swe
         cell_name = f"{task}-{spec.name()}-n{n}-t{temp:g}"
         fields = {**sweep.base, **spec.model_dump(exclude={"label"}, exclude_none=True),
                   "task": task, "samples": n, "temperature": temp, "runs_dir": str(root / "runs")}
-        cells.append(Cell(name=cell_name, config=parse_config(RunConfig, fields, f"{path}: cell {cell_name}")))
+        cells.append(Cell(name=cell_name, label=spec.name(), config=parse_config(RunConfig, fields, f"{path}: cell {cell_name}")))
     names = [c.name for c in cells]
     if len(set(names)) != len(names):
         raise UserError(f"{path}: two grid entries give the same cell name; give models distinct labels")

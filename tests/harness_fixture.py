@@ -110,3 +110,26 @@ def make_fixture_instance(tmp_path: Path) -> tuple[SWEInstance, Path]:
                                          "gives 2.0 instead of 2.5.",
                        created_at="2024-01-01T00:00:00Z")
     return inst, mirror
+
+
+def make_patch(mirror: Path, files: dict[str, str | bytes | None]) -> str:
+    """A real `git diff --binary` of the base commit with `files` written (None deletes)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="calc-edit-") as tmp:
+        work = Path(tmp) / "w"
+        git(Path(tmp), "clone", "-q", str(Path(mirror) / "monkeys__calc.git"), str(work))
+        for rel, content in files.items():
+            target = work / rel
+            if content is None:
+                target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content if isinstance(content, bytes) else content.encode())
+        git(work, "add", "-A")
+        return git(work, "diff", "--cached", "--binary")
+
+
+def gold_source() -> str:
+    """calc/ops.py with the gold fix applied (a base for candidates that fix and then some)."""
+    return OPS.replace(BUGGY, FIXED)

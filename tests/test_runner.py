@@ -147,3 +147,18 @@ def test_unreachable_server_keeps_what_was_stored(tmp_path, data_dir):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "127.0.0.1:9" in proc.stderr
     assert Store(run_dir).counts() == before
+
+
+def test_export_round_trips_through_replay(tmp_path, data_dir):
+    source = tmp_path / "samples.json"
+    write_sample_sets(source, data_dir, n_problems=2)
+    common = ["gsm8k", "--data", str(data_dir / "gsm8k/test.jsonl"), "--limit", "2", "--samples", "4", "--no-report"]
+    cli("bench", *common, "--backend", "replay", "--replay-from", str(source), "--runs-dir", str(tmp_path / "a"), check=True)
+    (run_dir,) = list((tmp_path / "a").iterdir())
+    out = tmp_path / "export.json"
+    assert "wrote 2 records" in cli("export", str(run_dir), "--out", str(out), check=True).stdout
+    records = json.loads(out.read_text())
+    assert records[0]["is_corrects"] == [True, False, True, False] and len(records[1]["samples"]) == 4
+    cli("bench", *common, "--backend", "replay", "--replay-from", str(out), "--runs-dir", str(tmp_path / "b"), check=True)
+    (run_b,) = list((tmp_path / "b").iterdir())
+    assert [v.correct for _, _, v in Store(run_b).verdicts()] == [v.correct for _, _, v in Store(run_dir).verdicts()]

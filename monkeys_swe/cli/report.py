@@ -1,6 +1,7 @@
 """`monkeys-swe report RUN [RUN...]`: tables, plots, JSON (and HTML) for runs; several are overlaid."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -19,10 +20,14 @@ from monkeys_swe.errors import UserError
 @click.option("--task", default=None, help="Task of the imported samples (verifies them when they lack is_corrects).")
 @click.option("--runs-dir", default="runs", show_default=True, help="Where imported runs are written.")
 @click.option("--rows", default=20, show_default=True, help="Problems shown per run in the terminal.")
+@click.option("--judge", type=click.Choice(["llamacpp", "openai"]), default=None,
+              help="Score unscored attempts with an LLM judge first (adds best-of-N and RM-weighted vote curves).")
+@click.option("--judge-model", default=None, help="Judge model: a GGUF path (llamacpp) or a served name (openai).")
+@click.option("--judge-base-url", default=None, help="OpenAI-compatible server of the openai judge.")
 def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: tuple[Path, ...], task: str | None,
-            runs_dir: str, rows: int) -> None:
+            runs_dir: str, rows: int, judge: str | None, judge_model: str | None, judge_base_url: str | None) -> None:
     """Report coverage (pass@k), selection accuracy and the scaling fit of RUNS."""
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)  # logs and CI: don't squeeze to 80
     run_dirs = list(runs)
     if imports:
         if not task:
@@ -38,6 +43,14 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
     for d in run_dirs:
         if not (Path(d) / "run.db").exists():
             raise UserError(f"no run at {d} (expected {Path(d) / 'run.db'})")
+    if judge:
+        from monkeys_swe.scorers import make_scorer, score_run
+
+        scorer = make_scorer(judge, model=judge_model, base_url=judge_base_url)
+        for d in run_dirs:
+            with console.status(f"scoring {d} with {scorer.name}") as status:
+                done = score_run(d, scorer, lambda i, n: status.update(f"scoring {d} with {scorer.name}: {i}/{n}"))
+            console.print(f"{scorer.name}: scored {done} new attempts of {d}")
     if len(run_dirs) == 1:
         from monkeys_swe.reports import report_run
 

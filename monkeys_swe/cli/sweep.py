@@ -1,6 +1,7 @@
 """`monkeys-swe sweep CONFIG.yaml`: run a grid of benchmark runs, resumably, and report them together."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ def command(config_file: Path, out_dir: Path | None, no_html: bool) -> None:
     from monkeys_swe.reports.terminal import print_sweep
     from monkeys_swe.sweep import load_sweep, run_cell, write_state
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)  # logs and CI: don't squeeze to 80
     sweep, root, cells = load_sweep(config_file, out_dir)
     console.print(f"sweep {config_file} -> {root} ({len(cells)} cells)")
     for i, cell in enumerate(cells, 1):
@@ -38,7 +39,7 @@ def command(config_file: Path, out_dir: Path | None, no_html: bool) -> None:
     if ok:
         report_runs([c.config.run_dir() for c in ok], out_dir=root / "report", console=console,
                     html=sweep.html and not no_html, title=f"Sweep {sweep.name or config_file.stem}", extra=extra,
-                    extrapolate_to=sweep.extrapolate_to)
+                    extrapolate_to=sweep.extrapolate_to, labels=[c.name for c in ok])
     failed = [c for c in cells if c.status == "failed"]
     if failed:
         console.print(f"[red]{len(failed)} of {len(cells)} cells failed[/]; fix them and rerun to resume")

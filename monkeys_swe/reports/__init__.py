@@ -60,9 +60,14 @@ def report_run(run_dir: str | Path, *, console: Console | None = None, out_dir: 
 
 def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console: Console | None = None,
                 html: bool = False, title: str = "Runs", extra: dict[str, Any] | None = None,
-                extrapolate_to: int | None = None) -> dict[str, Any]:
-    """Several runs overlaid in one set of plots (each run also gets its own report)."""
+                extrapolate_to: int | None = None, labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Several runs overlaid in one set of plots (each run also gets its own report).
+
+    `labels` name the runs in legends and tables (default: model plus what differs between runs).
+    """
     summaries = [report_run(d, console=None, extrapolate_to=extrapolate_to) for d in run_dirs]
+    for s, label in zip(summaries, labels or []):
+        s["label"] = label
     out = Path(out_dir)
     files = write_plots(summaries, out)
     if html:

@@ -39,7 +39,7 @@ def _runs_table(summaries: Sequence[dict[str, Any]]) -> str:
         fit = s.get("fit") or {}
         fit_text = f"a={fit['a']:.3g}, b={fit['b']:.3g}, RMSE {fit['rmse']:.3f}" if fit.get("ok") else fit.get("error")
         rows.append([
-            _cell(s["run_id"], True), _cell(s["model"], True), _cell(s["task"], True), _cell(s["problems"]),
+            _cell(s.get("label") or s["run_id"], True), _cell(s["model"], True), _cell(s["task"], True), _cell(s["problems"]),
             _cell(s["attempts"]), _cell(s["prompt_tokens"] + s["completion_tokens"]), _cell(_pct(s["coverage_at_1"])),
             _cell(f"{_pct(s['coverage_at_n'])} (N={s['samples']})"), _cell(_pct(s["majority_at_n"])),
             _cell(fit_text, True, "" if fit.get("ok") else "err"),

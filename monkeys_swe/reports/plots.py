@@ -2,6 +2,7 @@
 overlay of several runs are the same call."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -9,13 +10,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 Summary = dict[str, Any]
 _COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def run_label(s: Summary, all_runs: Sequence[Summary]) -> str:
-    """Short legend label: the model, plus what differs between runs of the same model."""
+    """Short legend label: the given one (a sweep's cell name), else the model plus what differs."""
+    if s.get("label"):
+        return str(s["label"])
     label = str(s.get("model"))
     same_model = [r for r in all_runs if r.get("model") == s.get("model")]
     if len(same_model) > 1:
@@ -29,14 +33,24 @@ def run_label(s: Summary, all_runs: Sequence[Summary]) -> str:
 
 def _finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str = "fraction of problems") -> Path:
     ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    span = hi / max(lo, 1e-300)
+    if span < 100:  # a short log axis: label plain numbers (1, 2, 5...), not 2x10^0
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=range(1, 10) if span < 12 else (1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    if lo >= 0.5 and hi < 1e6:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    # Below the axes: with several runs and methods a legend inside would hide the curves.
+    handles, labels = ax.get_legend_handles_labels()
+    ncol = 2 if len(labels) > 6 else 1
+    labels = [textwrap.fill(t, 95 // ncol) for t in labels]
+    ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -69,7 +83,6 @@ def plot_selection(summaries: Sequence[Summary], path: Path) -> Path:
 def plot_fit(summaries: Sequence[Summary], path: Path) -> Path:
     """Measured coverage (points), the fitted exponentiated power law, and its extrapolation (dashed)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    notes = []
     for i, s in enumerate(summaries):
         color, label = _COLORS[i % len(_COLORS)], run_label(s, summaries)
         ax.plot(s["ks"], s["coverage"], "o", ms=4, color=color, label=f"{label}: measured")
@@ -80,10 +93,8 @@ def plot_fit(summaries: Sequence[Summary], path: Path) -> Path:
             if fit.get("extrapolated_ks"):
                 ax.plot(fit["extrapolated_ks"], fit["extrapolated_coverage"], "--", color=color,
                         label=f"{label}: extrapolated to k={fit['extrapolated_ks'][-1]}")
-        else:
-            notes.append(f"{label}: no fit ({fit.get('error', 'not computed')})")
-    if notes:
-        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=7, color="darkred", wrap=True)
+        else:  # say why in the legend, where the reader looks for this run's curve
+            ax.plot([], [], " ", label=f"{label}: no fit: {fit.get('error', 'not computed')}")
     ax.set_ylim(-0.02, 1.02)
     return _finish(fig, ax, path, "Coverage fit: log(c) = a * k^b", "samples per problem k (log)")
 
@@ -91,21 +102,17 @@ def plot_fit(summaries: Sequence[Summary], path: Path) -> Path:
 def plot_compute(summaries: Sequence[Summary], path: Path, *, unit: str = "flops") -> Path | None:
     """Coverage against total inference compute (FLOPs or dollars): the paper's compute-matched view.
 
-    The cost of the curve's point at k is the run's measured total scaled by k/N (attempts are
-    independent draws, so k of N per problem cost k/N of the whole on average). Runs without a
-    known cost are left out; None when no run has one.
+    The x value at k is the summary's `flops_at_k` / `dollars_at_k` (see reports.summary._cost:
+    prompts once per problem, k samples' decoding). Runs without a known cost are left out;
+    None when no run has one.
     """
-    key = "flops" if unit == "flops" else "dollars"
-    usable = [s for s in summaries if s.get(key)]
-    if not usable:
+    key = "flops_at_k" if unit == "flops" else "dollars_at_k"
+    if not any(s.get(key) for s in summaries):
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, s in enumerate(summaries):
-        if not s.get(key):
-            continue
-        n = max(s["samples"], 1)
-        x = [s[key] * k / n for k in s["ks"]]
-        ax.plot(x, s["coverage"], "-o", ms=3, color=_COLORS[i % len(_COLORS)], label=run_label(s, summaries))
+        if s.get(key):
+            ax.plot(s[key], s["coverage"], "-o", ms=3, color=_COLORS[i % len(_COLORS)], label=run_label(s, summaries))
     ax.set_ylim(-0.02, 1.02)
-    xlabel = "total inference FLOPs (log)" if key == "flops" else "total cost in USD (log)"
-    return _finish(fig, ax, path, f"Coverage vs. {'compute' if key == 'flops' else 'cost'}", xlabel, "coverage")
+    xlabel = f"{'inference FLOPs' if unit == 'flops' else 'USD'} for all problems at k samples each (log)"
+    return _finish(fig, ax, path, f"Coverage vs. {'compute' if unit == 'flops' else 'cost'}", xlabel, "coverage")

@@ -35,8 +35,7 @@ class RunData:
     counts: dict[str, int]
     problems: list[ProblemAttempts]
     scores: dict[str, dict[tuple[str, int], float]]  # scorer -> (problem, slot) -> score
-    flops: float | None = None
-    dollars: float | None = None
+    cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_max(self) -> int:
@@ -59,29 +58,45 @@ def load_run(run_dir: str | Path) -> RunData:
         scorers = [r[0] for r in store.db.execute("SELECT DISTINCT scorer FROM scores ORDER BY scorer")]
         data = RunData(Path(run_dir), store.get_meta("config") or {}, store.counts(), list(by_id.values()),
                        {name: store.scores(name) for name in scorers})
-        data.flops, data.dollars = _cost(store)
+        data.cost = _cost(store, log_spaced_ks(data.n_max, 40))
     finally:
         store.close()
     return data
 
 
-def _cost(store: Store) -> tuple[float | None, float | None]:
-    """Inference FLOPs and dollars from monkeys_swe.cost, where it knows the model; else None."""
+def _cost(store: Store, ks: list[int]) -> dict[str, Any]:
+    """Inference FLOPs and dollars (totals, and at each k) from monkeys_swe.cost; None where unknown.
+
+    At k samples per problem: FLOPs are cost.flops_at_k (each problem's prompt once plus k times
+    its mean per-sample decode); dollars are the prompt tokens billed plus k/n of the completion
+    tokens (n: the run's mean attempts per problem), at the model's listed prices.
+    """
+    out: dict[str, Any] = {"flops": None, "dollars": None, "flops_at_k": None, "dollars_at_k": None, "cost_error": None}
     try:
         from monkeys_swe import cost
     except ImportError:
-        return None, None
-    flops = dollars = None
+        return out
+    counts = store.counts()
+    if counts["attempts"] == 0:
+        return out
     try:
-        flops = float(cost.flops_for_run(store))
-    except Exception:  # unknown model size, no tokens recorded: the report just leaves FLOPs out
-        flops = None
+        out["flops"] = float(cost.flops_for_run(store))
+        out["flops_at_k"] = [float(cost.flops_at_k(store, k)) for k in ks]
+    except Exception as exc:  # unknown model dimensions: the report leaves FLOPs out and says why
+        out["cost_error"] = str(exc)
     try:
-        value = cost.dollars_for_run(store)
-        dollars = None if value is None else float(value)
+        total = cost.dollars_for_run(store)
     except Exception:
-        dollars = None
-    return flops, dollars
+        total = None
+    if total is not None:
+        cfg = store.get_meta("config") or {}
+        entry = next((e for e in map(cost.model_entry, (cfg.get("model"), cfg.get("model_name"))) if e and e.get("price")), None)
+        out["dollars"] = float(total)
+        if entry:
+            mean_n = counts["attempts"] / max(counts["problems"], 1)
+            out["dollars_at_k"] = [float(cost.dollars(counts["prompt_tokens"], counts["completion_tokens"] * k / mean_n,
+                                                      entry["price"])) for k in ks]
+    return out
 
 
 def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, Any]:
@@ -117,8 +132,7 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, A
         "solved": sum(1 for x in c if x > 0),
         "prompt_tokens": counts["prompt_tokens"],
         "completion_tokens": counts["completion_tokens"],
-        "flops": data.flops,
-        "dollars": data.dollars,
+        **data.cost,
         "ks": [int(k) for k in ks],
         "coverage": [float(x) for x in coverage],
         "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},

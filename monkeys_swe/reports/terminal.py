@@ -30,16 +30,22 @@ def _short(text: Any, width: int = 24) -> str:
 def runs_table(summaries: Sequence[Summary], title: str = "Runs") -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("run", "model", "problems", "attempts", "tokens", "coverage@1", "coverage@N", "majority@N", "fit a, b (RMSE)"):
-        t.add_column(col, justify="left" if col in ("run", "model") else "right")
+        t.add_column(col, justify="left" if col in ("run", "model") else "right", no_wrap=col == "run")
+    notes = []
     for s in summaries:
         fit = s.get("fit") or {}
-        fit_cell = f"{fit['a']:.3g}, {fit['b']:.3g} ({fit['rmse']:.3f})" if fit.get("ok") else _short(fit.get("error"), 28)
+        fit_cell = f"{fit['a']:.3g}, {fit['b']:.3g} ({fit['rmse']:.3f})" if fit.get("ok") else "no fit*"
+        if not fit.get("ok"):
+            notes.append(f"* {s.get('label') or s['run_id']}: {fit.get('error', 'not computed')}")
         attempts = f"{s['attempts']}" + (f" ({s['verified']} judged)" if s["verified"] != s["attempts"] else "")
         t.add_row(
-            s["run_id"], _short(s["model"], 28), str(s["problems"]), attempts,
+            s.get("label") or s["run_id"], _short(s["model"], 28), str(s["problems"]), attempts,
             _num(s["prompt_tokens"] + s["completion_tokens"]), _pct(s["coverage_at_1"]),
             f"{_pct(s['coverage_at_n'])} (N={s['samples']})", _pct(s["majority_at_n"]), fit_cell,
         )
+    if notes:
+        t.caption = "\n".join(notes)
+        t.caption_justify = "left"
     return t
 
 
@@ -66,14 +72,20 @@ def print_run(console: Console, s: Summary, max_rows: int = 20) -> None:
 def print_sweep(console: Console, cells: Sequence[dict[str, Any]], title: str = "Sweep") -> None:
     """One row per cell: its grid values, status and headline numbers (or its error)."""
     t = Table(title=title, title_justify="left")
-    for col in ("cell", "task", "model", "T", "N", "status", "attempts", "coverage@1", "coverage@N", "majority@N", "FLOPs"):
-        t.add_column(col, justify="left" if col in ("cell", "task", "model", "status") else "right")
+    for col in ("cell", "status", "attempts", "tokens", "coverage@1", "coverage@N", "majority@N", "FLOPs", "USD"):
+        t.add_column(col, justify="left" if col in ("cell", "status") else "right", no_wrap=col == "cell")
+    errors = []
     for c in cells:
         s = c.get("summary") or {}
-        status = c["status"] if not c.get("error") else f"[red]{c['status']}: {_short(c['error'], 60)}[/red]"
+        status = c["status"] if not c.get("error") else f"[red]{c['status']}[/red]"
+        if c.get("error"):
+            errors.append(f"[red]{c['name']}[/red]: {c['error']}")
+        tokens = s.get("prompt_tokens", 0) + s.get("completion_tokens", 0) if s else None
         t.add_row(
-            c["name"], str(c["task"]), _short(c["model"], 24), str(c["temperature"]), str(c["samples"]), status,
-            str(s.get("attempts", "-")), _pct(s.get("coverage_at_1")), _pct(s.get("coverage_at_n")),
-            _pct(s.get("majority_at_n")), _num(s.get("flops")),
+            c["name"], status, str(s.get("attempts", "-")), _num(tokens), _pct(s.get("coverage_at_1")),
+            _pct(s.get("coverage_at_n")), _pct(s.get("majority_at_n")), _num(s.get("flops")),
+            "-" if s.get("dollars") is None else f"{s['dollars']:.4g}",
         )
     console.print(t)
+    for line in errors:
+        console.print(line)

@@ -56,6 +56,13 @@ class LlamaCppSampler:
         # makes each sample reproducible on its own. The prompt's KV cache is reused between calls.
         for req in requests:
             p = req.params
+            # Warm the cache with the prompt plus two tokens. llama.cpp then re-decodes only the
+            # prompt's last token before sampling, for every slot alike; otherwise the first slot
+            # samples from logits of the full-batch prompt decode, and a later slot (or a resumed
+            # run) with the same seed gets different text. EOS is banned so the warm-up really
+            # runs past the prompt.
+            self.llm.create_chat_completion(messages=req.messages, max_tokens=2, temperature=0.0,
+                                            logit_bias={self.llm.token_eos(): -100.0})
             for index, seed in zip(req.indices, req.seeds):
                 start = time.perf_counter()
                 out = self.llm.create_chat_completion(

@@ -18,7 +18,7 @@ class SampleSet:
     """One problem's published samples (the monkey_business layout)."""
 
     question: str
-    samples: list[str]
+    samples: list[str | list[str]]  # a list: an agent trajectory's replies
     id: str | None = None
     gt_answer: str | None = None
     is_corrects: list[bool] | None = None
@@ -32,7 +32,9 @@ def _as_sample_set(rec: dict[str, Any], where: str) -> SampleSet:
     ident = rec.get("id") or rec.get("problem_id") or rec.get("instance_id") or rec.get("name")
     known = {"id", "problem_id", "instance_id", "name", "question", "samples", "gt_answer", "is_corrects", "prompt"}
     return SampleSet(
-        question=str(rec.get("question", "")), samples=[str(s) for s in rec["samples"]],
+        question=str(rec.get("question", "")),
+        # A sample that is a list is an agent trajectory: its replies, one per step.
+        samples=[[str(r) for r in s] if isinstance(s, list) else str(s) for s in rec["samples"]],
         id=str(ident) if ident is not None else None,
         gt_answer=None if rec.get("gt_answer") is None else str(rec["gt_answer"]),
         is_corrects=rec.get("is_corrects"), prompt=rec.get("prompt"),
@@ -68,7 +70,7 @@ class ReplaySampler:
         source = Path(source)
         self.model_name = f"replay:{source.name}"
         # (problem key) -> texts by slot; keys are ids, and also question texts for sets without ids.
-        self._texts: dict[str, dict[int, Sample | str]] = {}
+        self._texts: dict[str, dict[int, Sample | str | list[str]]] = {}
         self._by_position: list[dict[int, Sample | str]] = []
         if (source / "run.db").exists():
             from monkeys_swe.store import Store
@@ -76,6 +78,13 @@ class ReplaySampler:
             store = Store(source, create=False)
             for s in store.samples():
                 self._texts.setdefault(s.problem_id, {})[s.index] = s
+            from monkeys_swe.agent.trajectory import TrajectoryStore, has_trajectories
+
+            if has_trajectories(source):  # an agent run: replay each trajectory's replies
+                trajectories = TrajectoryStore(source)
+                for pid, by_index in trajectories.replies().items():
+                    self._texts.setdefault(pid, {}).update(by_index)
+                trajectories.close()
             config = store.get_meta("config") or {}
             store.close()
             self.model_name = str(config.get("model_name") or self.model_name)
@@ -108,7 +117,12 @@ class ReplaySampler:
                 item = slots.get(index)
                 if item is None:
                     continue  # the source has fewer samples than asked for: replay what exists
-                if isinstance(item, Sample):
+                if isinstance(item, list):  # an agent trajectory: the reply for this step
+                    step = sum(m.get("role") == "assistant" for m in req.messages)
+                    if step < len(item):
+                        yield Sample(req.problem_id, index, item[step], 0, 0, seed, 0.0, "stop",
+                                     {"replayed": True, "step": step})
+                elif isinstance(item, Sample):
                     yield Sample(req.problem_id, index, item.text, item.prompt_tokens, item.completion_tokens,
                                  item.seed, 0.0, item.finish_reason, {**item.meta, "replayed": True})
                 else:

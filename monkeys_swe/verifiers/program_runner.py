@@ -1,7 +1,8 @@
 """Runs untrusted programs on tests. It lives INSIDE a runner container (standard library only).
 
-One `docker exec` = one request on stdin: {"jobs": [job, ...]}; the answer is one JSON object
-on stdout: {"results": [result, ...]}. This script runs as root in the container; every
+A request is {"jobs": [job, ...]}, the answer {"results": [result, ...]}: one of each per
+`docker exec`, or, with --serve, one per line for as long as the exec's stdin stays open
+(the pool keeps one such session per container: no exec or interpreter start per program). This script runs as root in the container; every
 program runs as `nobody` with rlimits (address space, CPU, file size, processes) and a
 wall-clock deadline, in a fresh directory, one test after another, stopping at the first
 failure. After each test every process of `nobody` is killed; after each program its files
@@ -139,7 +140,8 @@ def run_process(argv, cwd, stdin_data: bytes, timeout_s, memory_bytes, max_outpu
         err = f.read(4096).decode("utf-8", "replace")
     if timed_out or code == -signal.SIGXCPU:
         return "timeout", out, err, seconds
-    if code == -signal.SIGXFSZ:
+    # Python ignores SIGXFSZ: its writes fail with EFBIG ("File too large") instead.
+    if code == -signal.SIGXFSZ or (code != 0 and (len(out) >= max_output_bytes or "[Errno 27]" in err)):
         return "output_limit", out, err, seconds
     if code != 0:
         memory = any(sign in err for sign in MEMORY_SIGNS) or code == -signal.SIGKILL
@@ -200,6 +202,8 @@ def run_tests(job, tests, work) -> dict:
         status, out, err, seconds = run_process(argv, work, stdin, *limits)
         failed = {"status": status, "passed": i, "total": len(tests), "failed_test": i,
                   "stderr": err[-1000:], "seconds": round(seconds, 3)}
+        if status == "runtime_error" and job["kind"] == "script" and "AssertionError" in err:
+            return {**failed, "status": "wrong_answer"}  # a failed assert of the test script
         if status != "ok":
             return failed
         text = out.decode("utf-8", "replace")
@@ -215,15 +219,24 @@ def run_tests(job, tests, work) -> dict:
     return {"status": "passed", "passed": len(tests), "total": len(tests)}
 
 
-def main() -> None:
-    request = json.load(sys.stdin)
+def answer(request) -> dict:
     results = []
     for job in request["jobs"]:
         try:
             results.append(run_job(job))
         except Exception as exc:  # a runner bug must come back as an answer, not a dead exec
             results.append({"status": "error", "detail": f"{type(exc).__name__}: {exc}"})
-    sys.stdout.write(json.dumps({"results": results}))
+    return {"results": results}
+
+
+def main() -> None:
+    if "--serve" in sys.argv:  # one request per line, one answer per line, until stdin closes
+        for line in sys.stdin:
+            if line.strip():
+                sys.stdout.write(json.dumps(answer(json.loads(line))) + "\n")
+                sys.stdout.flush()
+    else:
+        sys.stdout.write(json.dumps(answer(json.load(sys.stdin))))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Run untrusted programs on hidden tests, many at a time, in long-lived runner containers.
 
-Starting a container per program costs about half a second; a program's tests often take
-less. So a pool keeps N containers (harness sandboxes: no network, memory/CPU/pids limits,
-an init process) and sends each program to a free one with a single `docker exec` of
-program_runner.py, which runs the tests as an unprivileged user and cleans up after it.
-A problem's tests travel to a container once and are cached there (root-only).
+Starting a container per program costs about a second; a program's tests often take less.
+So a pool keeps N containers (harness sandboxes: no network, memory/CPU/pids limits, an
+init process) and sends each program to a free one. In each container program_runner.py
+stays up as one `--serve` exec session (a JSON line in, a JSON line out), so a program
+costs no container start, no exec and no interpreter start; the runner runs the tests as
+an unprivileged user and cleans up after it. A problem's tests travel to a container once
+and are cached there (root-only).
 """
 from __future__ import annotations
 
@@ -39,12 +41,29 @@ def default_workers() -> int:
 
 
 def runner_image() -> str:
-    """MONKEYS_SWE_PROGRAM_IMAGE, else the harness's Python base image (built offline if missing)."""
+    """MONKEYS_SWE_PROGRAM_IMAGE, else the harness's Python base image (built offline if missing).
+    Set it to ensure_cpp_runner_image()'s tag (`monkeys-swe/program-runner-cpp:1`) to judge C++ too."""
     if os.environ.get("MONKEYS_SWE_PROGRAM_IMAGE"):
         return os.environ["MONKEYS_SWE_PROGRAM_IMAGE"]
     from harness.base_images import ensure_base_images
 
     return ensure_base_images()
+
+
+CPP_IMAGE = "monkeys-swe/program-runner-cpp:1"
+
+
+def ensure_cpp_runner_image() -> str:
+    """The Python base image plus g++ (Debian's), for C++ answers; built once, from the Debian mirror."""
+    from harness.base_images import ensure_base_images
+    from harness.docker_util import build_image, get_client, image_exists
+
+    client = get_client()
+    if not image_exists(client, CPP_IMAGE):
+        dockerfile = (f"FROM {ensure_base_images(client)}\nRUN apt-get update && apt-get install -y "
+                      "--no-install-recommends g++ && rm -rf /var/lib/apt/lists/*\n")
+        build_image(client, CPP_IMAGE, dockerfile, {})
+    return CPP_IMAGE
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,7 @@ class RunnerSandbox(Sandbox):
     """A harness Sandbox plus size-bounded tmpfs scratch dirs and the runner script installed."""
 
     def start(self) -> "RunnerSandbox":
-        # Same container settings as Sandbox.start, plus tmpfs (Sandbox has no option for it).
+        # Sandbox.start's container settings plus tmpfs (Sandbox has no option for it; keep in step).
         lifecycle.check_not_shutting_down()
         self.container = self.client.containers.create(
             self.image, entrypoint=["sleep", "infinity"], command=[], init=True, detach=True,
@@ -106,6 +125,7 @@ class RunnerSandbox(Sandbox):
             security_opt=["no-new-privileges"])
         lifecycle.register(self.container)
         try:
+            lifecycle.check_not_shutting_down()  # a signal may have arrived during create
             self.container.start()
             for name in ("program_runner.py", "compare.py"):
                 self.put_file(f"{RUNNER_DIR}/{name}", (_HERE / name).read_bytes(), 0o600)
@@ -113,19 +133,55 @@ class RunnerSandbox(Sandbox):
             self.close()
             raise
         self.cached: set[str] = set()
+        self._session = None
         return self
 
-    def run_jobs(self, jobs: list[ProgramJob]) -> list[ProgramResult]:
+    def run_jobs(self, jobs: list[ProgramJob], session: bool = True) -> list[ProgramResult]:
+        """Run `jobs` one after another; `session`: through the long-lived runner process."""
+        send = self._session_request if session else self._exec_json
         request = [job.request(with_tests=job.key() not in self.cached) for job in jobs]
-        raw = self._exec_json({"jobs": request}, sum(job.deadline() for job in jobs))["results"]
+        raw = send({"jobs": request}, sum(job.deadline() for job in jobs))["results"]
         retry = [i for i, r in enumerate(raw) if r["status"] == "need_tests"]
         if retry:  # the container lost its cache (should not happen); send the tests again
-            again = self._exec_json({"jobs": [jobs[i].request(True) for i in retry]},
-                                    sum(jobs[i].deadline() for i in retry))["results"]
+            again = send({"jobs": [jobs[i].request(True) for i in retry]},
+                         sum(jobs[i].deadline() for i in retry))["results"]
             for i, r in zip(retry, again):
                 raw[i] = r
         self.cached.update(job.key() for job in jobs)
         return [ProgramResult.from_runner(r) for r in raw]
+
+    def _session_request(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """One line to the runner's --serve session (started on first use), one line back."""
+        if self._session is None:
+            api = self.client.api
+            exec_id = api.exec_create(self.container.id, ["python3", f"{RUNNER_DIR}/program_runner.py", "--serve"],
+                                      stdin=True, stdout=True, stderr=True)["Id"]
+            sock = api.exec_start(exec_id, socket=True)
+            self._session = (sock, frames_iter(sock, tty=False), bytearray(), bytearray())
+        sock, frames, out, err = self._session
+        try:
+            sock._sock.settimeout(deadline)
+            sock._sock.sendall(json.dumps(request).encode() + b"\n")
+            while b"\n" not in out:
+                stream, data = next(frames)
+                (out if stream == 1 else err).extend(data)
+        except (OSError, StopIteration) as exc:
+            self.end_session()
+            self.kill_strays()
+            detail = bytes(err[-2000:]).decode("utf-8", "replace") or f"{type(exc).__name__}: {exc}"
+            raise RuntimeError(f"program runner session failed (deadline {deadline:.0f}s): {detail}") from None
+        line, _, rest = bytes(out).partition(b"\n")
+        out[:] = rest
+        return json.loads(line)
+
+    def end_session(self) -> None:
+        if getattr(self, "_session", None) is not None:
+            self._session[0].close()
+            self._session = None
+
+    def close(self) -> None:
+        self.end_session()
+        super().close()
 
     def _exec_json(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
         """One exec of the runner, the request on its stdin (no file copy), JSON back."""
@@ -225,7 +281,7 @@ class ProgramPool:
 def run_in_new_container(job: ProgramJob, image: str | None = None) -> ProgramResult:
     """The baseline the pool is measured against: a fresh container for one program."""
     with RunnerSandbox(image or runner_image(), limits=RUNNER_LIMITS) as sandbox:
-        return sandbox.run_jobs([job])[0]
+        return sandbox.run_jobs([job], session=False)[0]
 
 
 _shared: ProgramPool | None = None
@@ -240,3 +296,12 @@ def shared_pool() -> ProgramPool:
             _shared = ProgramPool()
             atexit.register(_shared.close)
         return _shared
+
+
+def close_shared_pool() -> None:
+    """Remove the shared pool's containers now (a later shared_pool() starts new ones)."""
+    global _shared
+    with _shared_lock:
+        pool, _shared = _shared, None
+    if pool is not None:
+        pool.close()

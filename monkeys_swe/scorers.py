@@ -1,0 +1,146 @@
+"""Reward-model scorers: a number per attempt, for best-of-N and RM-weighted vote.
+
+A scorer is anything with `name` and `score(problem, completion) -> float` (higher = more likely
+right). Two real implementations ask an LLM judge for a 1-10 grade: through any OpenAI-compatible
+endpoint, or in-process with llama.cpp (the embedded SmolLM2 by default). Both read the grade's
+next-token distribution when the backend returns logprobs (the expected grade: a continuous
+score with fewer ties than a sampled digit) and fall back to parsing the reply. A reply with no
+grade scores 0, below every real grade. Scores are stored per scorer name in the run's store,
+so scoring resumes and several judges can be compared on one run.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from monkeys_swe.errors import UserError
+from monkeys_swe.store import Store
+from monkeys_swe.types import Messages, Problem
+
+GRADES = {str(g): g for g in range(1, 11)}
+_GRADE = re.compile(r"\b(10|[1-9])\b")
+PROMPT = (
+    "Here is a problem and a proposed solution.\n\nProblem:\n{question}\n\nProposed solution:\n{completion}\n\n"
+    "Grade how likely the solution's final answer is correct, from 1 (surely wrong) to 10 (surely right). "
+    "Reply with the grade only."
+)
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, problem: Problem, completion: str) -> float: ...
+
+
+def judge_messages(problem: Problem, completion: str, max_chars: int = 6000) -> Messages:
+    # Long completions are cut from the front: the final answer is at the end.
+    return [{"role": "user", "content": PROMPT.format(question=problem.question, completion=completion[-max_chars:])}]
+
+
+def parse_grade(text: str) -> float | None:
+    m = _GRADE.search(text or "")
+    return float(m.group(1)) if m else None
+
+
+def expected_grade(top_logprobs: dict[str, float]) -> float | None:
+    """Mean grade under the next-token distribution, renormalized over the tokens that are grades."""
+    probs = {GRADES[t.strip()]: math.exp(lp) for t, lp in top_logprobs.items() if t.strip() in GRADES}
+    total = sum(probs.values())
+    return sum(g * p for g, p in probs.items()) / total if total > 0 else None
+
+
+class OpenAIJudge:
+    """An LLM judge behind an OpenAI-compatible chat endpoint (temperature 0, one short reply)."""
+
+    def __init__(self, base_url: str, model: str | None = None, *, api_key: str | None = None):
+        from monkeys_swe.samplers.openai import OpenAISampler
+
+        self._server = OpenAISampler(base_url, model, api_key=api_key)  # its retries and error messages
+        self.name = f"judge:{self._server.model_name}"
+        self._logprobs: bool | None = None  # does the server return logprobs? learned on the first call
+
+    def score(self, problem: Problem, completion: str) -> float:
+        s = self._server
+        request = dict(model=s.model, messages=judge_messages(problem, completion), temperature=0, max_tokens=4)
+        if self._logprobs is not False:
+            try:  # first try: once, without retries, since servers that lack logprobs answer 4xx/5xx
+                reply = s.client.chat.completions.create(**request, logprobs=True, top_logprobs=10)
+            except s._openai.APIStatusError:
+                self._logprobs = False  # e.g. llama-cpp-python's server without logits_all
+            else:
+                self._logprobs = True
+                choice = reply.choices[0]
+                content = (choice.logprobs.content or []) if choice.logprobs else []
+                grade = expected_grade({t.token: t.logprob for t in content[0].top_logprobs}) if content else None
+                return grade if grade is not None else parse_grade(choice.message.content or "") or 0.0
+        reply = s._call(s.client.chat.completions.create, **request)
+        return parse_grade(reply.choices[0].message.content or "") or 0.0
+
+
+class LlamaCppJudge:
+    """An in-process GGUF judge: the chat template, then "Grade: ", then the next token's distribution."""
+
+    def __init__(self, model: str | None = None, *, n_ctx: int = 4096):
+        from monkeys_swe.samplers.llamacpp import LlamaCppSampler
+
+        # The sampler builds the Llama (threads, model lookup, its workarounds); logits_all: logprobs.
+        sampler = LlamaCppSampler(model, n_ctx=n_ctx)
+        self.llm = sampler.llm
+        self.name = f"judge:{sampler.model_name}"
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self.llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise UserError(f"{self.name}: the GGUF has no chat template; pick an instruction-tuned model as judge")
+        vocab = self.llm._model
+        self._format = Jinja2ChatFormatter(template, eos_token=vocab.token_get_text(vocab.token_eos()),
+                                           bos_token=vocab.token_get_text(vocab.token_bos()))
+        # Grades that are one token in this vocabulary ("10" usually is not: it then can't be read).
+        self._grade_ids = {}
+        for text in GRADES:
+            ids = self.llm.tokenize(text.encode(), add_bos=False, special=False)
+            if len(ids) == 1:
+                self._grade_ids[text] = ids[0]
+
+    def score(self, problem: Problem, completion: str) -> float:
+        prompt = self._format(messages=judge_messages(problem, completion)).prompt + "Grade: "
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        self.llm.reset()
+        self.llm.eval(tokens)
+        # The last position's logits (llama-cpp-python keeps them only with logits_all, so read
+        # the context's buffer), as log-probabilities, read at the grade tokens.
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),)).astype(np.float64)
+        log_probs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
+        grades = {text: float(log_probs[i]) for text, i in self._grade_ids.items()}
+        return expected_grade(grades) or 0.0
+
+
+def make_scorer(kind: str, *, model: str | None = None, base_url: str | None = None, api_key: str | None = None) -> Scorer:
+    if kind == "llamacpp":
+        return LlamaCppJudge(model)
+    if kind == "openai":
+        if not base_url:
+            raise UserError("the openai judge needs --judge-base-url (an OpenAI-compatible server)")
+        return OpenAIJudge(base_url, model, api_key=api_key)
+    raise UserError(f"unknown judge '{kind}': choose llamacpp or openai")
+
+
+def score_run(run_dir: str | Path, scorer: Scorer, on_progress: Callable[[int, int], Any] | None = None) -> int:
+    """Score every attempt the scorer hasn't scored yet; returns how many were scored now."""
+    store = Store(run_dir, create=False)
+    try:
+        problems = {p.id: p for p in store.problems()}
+        done = store.scores(scorer.name)
+        todo = [s for s in store.samples() if (s.problem_id, s.index) not in done and s.problem_id in problems]
+        for i, sample in enumerate(todo, 1):
+            store.add_score(sample.problem_id, sample.index, scorer.name, scorer.score(problems[sample.problem_id], sample.text))
+            if on_progress:
+                on_progress(i, len(todo))
+        return len(todo)
+    finally:
+        store.close()

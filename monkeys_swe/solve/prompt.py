@@ -1,0 +1,76 @@
+"""Prompts for `solve`: the editing prompt (issue + retrieved code -> SEARCH/REPLACE blocks) and the
+optional localization prompt (issue + file list -> files to edit)."""
+from __future__ import annotations
+
+import re
+
+from monkeys_swe.types import Messages
+
+SYSTEM = "You are an expert software engineer. You fix issues in repositories by editing their code."
+
+EDIT_FORMAT = """\
+Answer with one or more SEARCH/REPLACE blocks, each like this:
+
+path/to/file.py
+<<<<<<< SEARCH
+    return sum(values) / (len(values) + 1)
+=======
+    return sum(values) / len(values)
+>>>>>>> REPLACE
+
+Rules: the line before <<<<<<< SEARCH is the file's path. The SEARCH part must copy lines of the
+file exactly, indentation included, and be just long enough to be unique. Edit only source
+files, not tests. Keep the fix minimal."""
+
+EDIT_TEMPLATE = """\
+We are fixing this issue in the repository {repo}:
+
+<issue>
+{issue}
+</issue>
+
+Relevant code from the repository:
+
+<code>
+{code}</code>
+
+{edit_format}
+"""
+
+LOCALIZE_TEMPLATE = """\
+We are fixing this issue in the repository {repo}:
+
+<issue>
+{issue}
+</issue>
+
+Repository files (most relevant first):
+{files}
+
+Which files need to be edited to fix the issue? Answer with at most {k} paths from the list,
+one per line, most important first, and nothing else."""
+
+
+def edit_messages(repo: str, issue: str, code: str) -> Messages:
+    user = EDIT_TEMPLATE.format(repo=repo, issue=issue.strip(), code=code, edit_format=EDIT_FORMAT)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def localize_messages(repo: str, issue: str, files: list[str], k: int = 3) -> Messages:
+    user = LOCALIZE_TEMPLATE.format(repo=repo, issue=issue.strip(), files="\n".join(files), k=k)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def parse_localization(text: str, files: list[str], k: int = 3) -> list[str]:
+    """The listed paths the answer names, in its order; a bare file name counts when unambiguous."""
+    by_name: dict[str, list[str]] = {}
+    for f in files:
+        by_name.setdefault(f.rsplit("/", 1)[-1], []).append(f)
+    known, found = set(files), []
+    for token in re.findall(r"[\w./-]+\.\w+", text):
+        token = token.strip("./")
+        path = token if token in known else (by_name.get(token, [None, None])[0]
+                                             if len(by_name.get(token, [])) == 1 else None)
+        if path and path not in found:
+            found.append(path)
+    return found[:k]

@@ -1,0 +1,223 @@
+"""`solve`, as a function: one issue, many sampled patches, each verified in Docker, one chosen.
+
+It is the core loop (Runner + store + sampler) with SWEBenchTask; this module only picks the
+instance (a SWE-bench row, or a snapshot of the user's repository), names a resumable run
+directory, builds the image before sampling starts, and afterwards selects, scores and saves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.instance import DataError, SWEInstance, load_instances
+from monkeys_swe.config import RunConfig, parse_config
+from monkeys_swe.errors import UserError
+from monkeys_swe.solve.panel import estimate_dollars
+from monkeys_swe.store import Store
+
+DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
+LLAMACPP_CTX = 4096  # LlamaCppSampler's window
+
+
+@dataclass
+class SolveRequest:
+    instance_id: str | None = None
+    data: str | None = None
+    repo_mirror: str | None = None
+    repo: str | None = None
+    issue: str | None = None
+    test_cmd: str | None = None
+    install: tuple[str, ...] = ()
+    commit: str = "HEAD"
+    samples: int = 10
+    run: dict[str, Any] = field(default_factory=dict)  # RunConfig fields: backend, model, temperature...
+    context_tokens: int | None = None
+    localize: bool = False
+    stop_on_success: bool = False
+    regression: bool = True
+    verify_workers: int = 2
+    timeout_s: float = 1800.0
+    base_image: str | None = None
+
+
+@dataclass
+class SolveResult:
+    run_dir: Path
+    instance: SWEInstance
+    summary: dict[str, Any]
+    patch: str  # the chosen patch ("" when nothing could be chosen)
+
+
+def load_instance(req: SolveRequest) -> SWEInstance:
+    """The SWE-bench row, or the user's repository at --commit; bad input -> one-line UserError."""
+    if req.repo:
+        if req.instance_id:
+            raise UserError("give an INSTANCE_ID or --repo PATH, not both")
+        if not req.test_cmd:
+            raise UserError("--repo needs --test CMD (the test command whose success means fixed)")
+        if not req.issue:
+            raise UserError("--repo needs --issue FILE_OR_TEXT (what is wrong)")
+        repo = Path(req.repo).expanduser()
+        if not repo.is_dir():
+            raise UserError(f"--repo {req.repo}: no such directory")
+        issue_path = Path(req.issue).expanduser()
+        issue = issue_path.read_text(encoding="utf-8") if issue_path.is_file() else req.issue
+        try:
+            return SWEInstance.from_local_repo(repo, req.test_cmd, install=req.install, commit=req.commit,
+                                               problem_statement=issue)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+    if not req.instance_id:
+        raise UserError("give a SWE-bench INSTANCE_ID, or --repo PATH with --issue and --test")
+    data = req.data or DEFAULT_DATA
+    if req.data and (re.search(r"\.(jsonl?|gz|parquet)$", req.data) or "/" in req.data[:1] + req.data[-1:]
+                     or req.data.startswith((".", "~"))) and not Path(req.data).expanduser().exists():
+        raise UserError(f"data file not found: {req.data}")
+    try:
+        return load_instances(data, ids=[req.instance_id])[0]
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+
+
+def default_context_tokens(backend: str, max_tokens: int) -> int:
+    """What fits: the embedded model has a 4096-token window; served models get 8000 tokens of code."""
+    if backend == "llamacpp":
+        return max(300, int((LLAMACPP_CTX - max_tokens) * 0.7) - 450)
+    return 8000
+
+
+def run_dir_root(req: SolveRequest, inst: SWEInstance, context_tokens: int) -> Path:
+    """runs/solve/<instance>-<digest>: the instance and the prompt-shaping options that RunConfig
+    does not carry, so rerunning the same command resumes, and changing them starts afresh."""
+    key = {"instance": inst.instance_id, "commit": inst.base_commit, "context_tokens": context_tokens,
+           "localize": req.localize, "regression": req.regression, "test_cmd": inst.test_cmd,
+           "install": inst.install, "issue": hashlib.sha256(inst.problem_statement.encode()).hexdigest()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", inst.instance_id)[:80]
+    return Path(req.run.get("runs_dir") or "runs") / "solve" / f"{slug}-{digest}"
+
+
+def summarize(store: Store, pid: str, selection, extra: dict[str, Any]) -> dict[str, Any]:
+    from monkeys_swe.metrics import pass_at_k
+
+    verdicts = [(i, v) for p, i, v in store.verdicts() if p == pid]
+    statuses = Counter(v.status for _, v in verdicts)
+    applied = [v for _, v in verdicts if v.status in ("resolved", "not_resolved")]
+    n, c = len(verdicts), sum(v.correct for _, v in verdicts)
+    counts = store.counts()
+    return {
+        "instance_id": pid, "attempts": counts["attempts"], "verified": n, "statuses": dict(statuses),
+        "applied": len(applied), "unique_patches": len({v.answer for _, v in verdicts if v.answer}),
+        "unique_applied_patches": len({v.answer for v in applied}),
+        "pass_existing_tests": sum(v.detail.get("passes_existing_tests") is True for _, v in verdicts),
+        "resolved": c, "pass@1": float(pass_at_k([n], [c], 1)[0]) if n else 0.0,
+        f"pass@{n}": float(c > 0), "prompt_tokens": counts["prompt_tokens"],
+        "completion_tokens": counts["completion_tokens"], "selection": selection.to_dict(), **extra,
+    }
+
+
+def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory: Callable | None = None,
+          status: Callable[[str], None] = lambda msg: None) -> SolveResult:
+    from harness.lifecycle import install_signal_handlers
+    from harness.verify import DEFAULT_LIMITS
+    from monkeys_swe.runner import Runner
+    from monkeys_swe.samplers.base import make_sampler
+    from monkeys_swe.solve.localize import Localizer
+    from monkeys_swe.solve.select import select_patch
+    from monkeys_swe.tasks.swebench import SWEBenchTask
+
+    inst = load_instance(req)
+    run = {k: v for k, v in req.run.items() if v is not None}
+    backend, max_tokens = run.get("backend", "llamacpp"), run.get("max_tokens", 1024)
+    if req.localize and backend == "replay":
+        raise UserError("--localize asks the model a question; the replay backend has no model to ask")
+    context_tokens = req.context_tokens or default_context_tokens(backend, max_tokens)
+    root = run_dir_root(req, inst, context_tokens)
+    config = parse_config(RunConfig, {**run, "task": "swebench", "samples": req.samples, "max_tokens": max_tokens,
+                                      "runs_dir": str(root), "verify_workers": req.verify_workers}, "solve options")
+    run_dir = config.run_dir()
+    install_signal_handlers()  # Ctrl-C removes our containers; the store keeps what is done
+    started = time.perf_counter()
+    sampler = make_sampler(config)
+    limits = dataclasses.replace(DEFAULT_LIMITS, timeout_s=req.timeout_s)
+    localizer = Localizer(sampler, seed=config.seed) if req.localize else None
+    task = SWEBenchTask([inst], repo_mirror=req.repo_mirror, context_tokens=context_tokens, localizer=localizer,
+                        regression=req.regression, pool_size=req.verify_workers, log_dir=run_dir / "logs",
+                        limits=limits, base_image=req.base_image)
+    try:
+        store = Store(run_dir)
+        problems = store.problems()
+        store.close()
+        if not problems:
+            status("retrieving context" + (" and localizing" if req.localize else ""))
+            problems = task.load(None, None)
+        status(f"building or finding the Docker image for {inst.instance_id}")
+        t0 = time.perf_counter()
+        try:
+            task.prepare(problems)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"cannot build the image for {inst.instance_id}: {type(exc).__name__}: "
+                            f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
+        image_s = time.perf_counter() - t0
+        task.load = lambda data, limit: problems  # the runner stores exactly these (no second retrieval)
+        runner = Runner(config, task=task, sampler=sampler, stop_on_success=req.stop_on_success)
+        t0 = time.perf_counter()
+        if panel_factory is not None:
+            with panel_factory(run_dir, config) as panel:
+                runner.on_update = panel.update
+                runner.run()
+        else:
+            runner.on_update = on_update or (lambda s: None)
+            runner.run()
+        loop_s = time.perf_counter() - t0
+    finally:
+        task.close()
+        sampler.close()
+    return finish(req, inst, run_dir, problems[0], {
+        "docker_verifications": task.docker_verifications, "image_s": round(image_s, 2),
+        "loop_s": round(loop_s, 2), "total_s": round(time.perf_counter() - started, 2),
+        "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),
+        "localized": problems[0].data.get("localized"), "model": sampler.model_name,
+        "models": [config.model, sampler.model_name],
+    }, select_patch)
+
+
+def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: dict[str, Any], select_patch) -> SolveResult:
+    """Select, store per-attempt scores, save chosen.patch and solve.json."""
+    store = Store(run_dir)
+    try:
+        rows = [(i, v) for p, i, v in store.verdicts() if p == problem.id]
+        for i, v in rows:
+            passed = v.detail.get("passes_existing_tests")
+            if passed is not None:
+                store.add_score(problem.id, i, "regression_pass", float(passed))
+        selection = select_patch(rows, verifier_is_visible=inst.test_cmd is not None)
+        summary = summarize(store, problem.id, selection, extra)
+        summary["dollars"] = estimate_dollars(summary.pop("models"), summary["prompt_tokens"], summary["completion_tokens"])
+        store.set_meta("solve", summary)
+    finally:
+        store.close()
+    if selection.patch:
+        (run_dir / "chosen.patch").write_text(selection.patch, encoding="utf-8")
+    (run_dir / "solve.json").write_text(json.dumps(summary, indent=2, default=str))
+    return SolveResult(run_dir, inst, summary, selection.patch)
+
+
+def apply_to_worktree(repo: str | Path, patch: str) -> None:
+    """`git apply` the chosen patch in the user's working tree (checked first: all or nothing)."""
+    for args in (["--check"], []):
+        proc = subprocess.run(["git", "-C", str(Path(repo).expanduser()), "apply", "--whitespace=nowarn", *args, "-"],
+                              input=patch, capture_output=True, text=True)
+        if proc.returncode != 0:
+            first = (proc.stderr.strip().splitlines() or ["git apply failed"])[0]
+            raise UserError(f"cannot apply the chosen patch to {repo}: {first} (it is saved in chosen.patch)")

@@ -1,0 +1,218 @@
+"""SWE-bench: problems are repository issues, completions are edits, verification is Docker.
+
+A completion becomes a unified diff (SEARCH/REPLACE blocks applied to the file at the base
+commit, or a raw diff), which harness/ verifies: the instance's hidden tests for SWE-bench
+instances, the user's test command for a local repository. Applied candidates also run the
+repository's existing tests near the change (without the test patch) so that selection has a
+signal that needs no hidden tests: `detail["passes_existing_tests"]`.
+
+Verdict conventions: `answer` is the normalized patch hash (votes group by it, verification
+is deduplicated by it); `detail["patch"]` is the diff (exported as SWE-bench predictions).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import threading
+from typing import Any, Callable, ClassVar
+
+from harness import patch as patches
+from harness import repos, specs
+from harness.instance import DataError, SWEInstance, load_instances
+from harness.verify import DEFAULT_LIMITS, Verifier
+from monkeys_swe.errors import UserError
+from monkeys_swe.solve import prompt
+from monkeys_swe.solve.edits import EditError, completion_to_patch
+from monkeys_swe.solve.retrieval import RepoSnapshot, build_context
+from monkeys_swe.types import Messages, Problem, Verdict
+
+DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
+APPLIED = ("resolved", "not_resolved")
+PASSING = ("PASSED", "XFAIL")
+MAX_TEST_FILES = 3
+# (instance, snapshot, query) -> files the model says to edit
+Localizer = Callable[[SWEInstance, RepoSnapshot], list[str]]
+
+
+def related_tests(files: list[str], all_files: tuple[str, ...]) -> list[str]:
+    """Existing test files of the touched modules: test_<m>.py, <m>_test.py, tests/<m>/..."""
+    tests = [f for f in all_files if f.endswith(".py") and patches.is_test_path(f)]
+    found: list[str] = []
+    for path in files:
+        stem = posixpath.splitext(posixpath.basename(path))[0]
+        if stem == "__init__":
+            stem = posixpath.basename(posixpath.dirname(path))
+        names = {f"test_{stem}.py", f"{stem}_test.py", f"tests_{stem}.py", f"test_{stem}s.py"}
+        for t in tests:
+            parts = t.split("/")
+            if parts[-1] in names or (stem in parts[:-1] and parts[-1] in ("tests.py", f"test_{stem}.py")):
+                found.append(t)
+    return list(dict.fromkeys(found))[:MAX_TEST_FILES]
+
+
+def regression_command(inst: SWEInstance, test_files: list[str]) -> str:
+    """The repo's own test runner on these files (swebench's per-repo command)."""
+    if inst.repo == "django/django":
+        test_files = [f.removeprefix("tests/").removesuffix(".py").replace("/", ".") for f in test_files]
+    return " ".join([specs.TEST_CMDS.get(inst.repo, specs._PYTEST), *test_files])
+
+
+class SWEBenchTask:
+    name: ClassVar[str] = "swebench"
+    stop: ClassVar[tuple[str, ...]] = ()
+    verify_workers: ClassVar[int] = 2  # concurrent sandboxes; overlaps verification with sampling
+
+    def __init__(self, instances: list[SWEInstance] | None = None, *, instance_ids: list[str] | None = None,
+                 repo_mirror: str | os.PathLike | None = None, context_tokens: int = 6000,
+                 localizer: Localizer | None = None, regression: bool = True, pool_size: int | None = None,
+                 log_dir: str | os.PathLike | None = None, limits=DEFAULT_LIMITS, base_image: str | None = None):
+        self.instances, self.instance_ids = instances, instance_ids
+        self.repo_mirror = repo_mirror or os.environ.get("MONKEYS_SWE_REPO_MIRROR")
+        self.context_tokens, self.localizer, self.regression = context_tokens, localizer, regression
+        self.pool_size, self.log_dir, self.limits, self.base_image = pool_size, log_dir, limits, base_image
+        self._lock = threading.Lock()
+        self._verifiers: dict[str, Verifier] = {}
+        self._instances: dict[str, SWEInstance] = {}
+        self._snapshots: dict[str, RepoSnapshot] = {}
+        self._patches: dict[tuple[str, str], tuple[str, str] | EditError] = {}
+        self._baselines: dict[tuple[str, str], Any] = {}
+        self._baseline_locks: dict[tuple[str, str], threading.Lock] = {}
+        self.docker_verifications = 0  # oracle/user-test runs actually made (after dedupe)
+
+    # -- problems ------------------------------------------------------------------------
+    def load(self, data: str | None, limit: int | None) -> list[Problem]:
+        instances = self.instances
+        if instances is None:
+            try:
+                instances = load_instances(data or DEFAULT_DATA, ids=self.instance_ids)
+            except DataError as exc:
+                raise UserError(str(exc)) from None
+        return [self.problem_for(inst) for inst in instances[:limit]]
+
+    def problem_for(self, inst: SWEInstance) -> Problem:
+        snapshot = self.snapshot(inst)
+        localized = self.localizer(inst, snapshot) if self.localizer else []
+        ctx = build_context(snapshot, inst.problem_statement, self.context_tokens, prefer=localized)
+        data = {"instance": inst.model_dump(mode="json"), "code": ctx.render(), "context_files": ctx.paths,
+                "context_tokens": ctx.tokens, "localized": localized,
+                "localization": getattr(self.localizer, "log", {}).get(inst.instance_id)}
+        return Problem(id=inst.instance_id, question=inst.problem_statement, data=data)
+
+    def messages(self, problem: Problem) -> Messages:
+        inst = self.instance(problem)
+        repo = os.path.basename(inst.repo) if inst.repo_path else inst.repo
+        return prompt.edit_messages(repo, problem.question, problem.data.get("code", ""))
+
+    def instance(self, problem: Problem) -> SWEInstance:
+        with self._lock:
+            if problem.id not in self._instances:
+                self._instances[problem.id] = SWEInstance.model_validate(problem.data["instance"])
+            return self._instances[problem.id]
+
+    def snapshot(self, inst: SWEInstance) -> RepoSnapshot:
+        key = inst.instance_id
+        if key not in self._snapshots:
+            try:
+                source = repos.locate(inst.repo_path or inst.repo, self.repo_mirror, clone=self.repo_mirror is None)
+            except repos.RepoError as exc:
+                raise UserError(str(exc)) from None
+            self._snapshots[key] = RepoSnapshot(source, inst.base_commit)
+        return self._snapshots[key]
+
+    # -- completions -> patches ----------------------------------------------------------
+    def to_patch(self, problem: Problem, completion: str) -> tuple[str, str]:
+        """(diff, edit format), cached: the loop thread asks for the dedupe key, a worker verifies."""
+        key = (problem.id, hashlib.sha256(completion.encode("utf-8", "surrogateescape")).hexdigest())
+        if key not in self._patches:
+            snapshot = self.snapshot(self.instance(problem))
+            try:
+                self._patches[key] = completion_to_patch(completion, snapshot.read)
+            except EditError as exc:
+                self._patches[key] = exc
+        result = self._patches[key]
+        if isinstance(result, EditError):
+            raise result
+        return result
+
+    def dedupe_key(self, problem: Problem, completion: str) -> str:
+        try:
+            return patches.patch_hash(self.to_patch(problem, completion)[0])
+        except EditError:  # malformed costs no Docker time; keep each one's own reason
+            return "malformed:" + hashlib.sha256(completion.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+    # -- verification --------------------------------------------------------------------
+    def verifier(self, inst: SWEInstance) -> Verifier:
+        """One Verifier (image + sandbox pool) per instance, built once even with many workers."""
+        with self._lock:
+            v = self._verifiers.get(inst.instance_id)
+            if v is None:
+                v = Verifier(inst, repo_mirror=self.repo_mirror, pool_size=self.pool_size or self.verify_workers,
+                             log_dir=self.log_dir, limits=self.limits, base_image=self.base_image)
+                v.ensure_image()
+                v._sandboxes()  # start the pool here: lazily, two workers could each start one
+                self._verifiers[inst.instance_id] = v
+            return v
+
+    def prepare(self, problems: list[Problem]) -> None:
+        """Build (or find) every instance's image before sampling, so setup errors come first."""
+        for p in problems:
+            self.verifier(self.instance(p))
+
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        try:
+            patch, fmt = self.to_patch(problem, completion)
+        except EditError as exc:
+            return Verdict(False, "malformed", None, {"patch": "", "error": str(exc)})
+        inst = self.instance(problem)
+        verifier = self.verifier(inst)
+        v = verifier.verify(patch)
+        with self._lock:
+            self.docker_verifications += 1
+        detail: dict[str, Any] = {"patch": patch, "edit_format": fmt, "status": v.status, "error": v.error,
+                                  "duration_s": v.duration_s, "test_duration_s": v.test_duration_s,
+                                  "apply_method": v.apply_method, "dropped_files": v.dropped_files,
+                                  "fail_to_pass": v.fail_to_pass, "pass_to_pass": v.pass_to_pass,
+                                  "tests_run": len(v.tests), "log_path": v.log_path, "patch_hash": v.patch_hash,
+                                  "passes_existing_tests": False if v.status not in APPLIED else None}
+        if v.status in APPLIED and self.regression:
+            reg = self.regression_check(inst, verifier, patch, v)
+            if reg is not None:
+                detail["regression"] = reg
+                detail["passes_existing_tests"] = reg["passed"]
+        return Verdict(v.resolved, v.status, v.patch_hash or patches.patch_hash(patch), detail)
+
+    def regression_check(self, inst: SWEInstance, verifier: Verifier, patch: str, oracle) -> dict | None:
+        """Do the tests that passed at the base commit still pass with the patch?"""
+        if inst.test_cmd is not None:  # a local repo: the user's own test command is the check
+            return {"cmd": inst.test_cmd, "passed": oracle.resolved, "same_as_verifier": True}
+        touched = [f for f in patches.touched_files(patch) if not patches.is_test_path(f)]
+        test_files = related_tests(touched, self.snapshot(inst).files)
+        if not test_files:
+            return None
+        cmd = regression_command(inst, test_files)
+        at_base = self._baseline(inst, verifier, cmd)
+        run = verifier.run_tests(patch, cmd)
+        if at_base:
+            broken = sorted(t for t in at_base if run.tests.get(t) not in PASSING)
+            passed = run.status in APPLIED and not broken
+        else:  # nothing parsed at base: fall back to the exit status
+            broken, passed = [], run.status == "resolved"
+        return {"cmd": cmd, "passed": passed, "broken": broken[:20], "passing_at_base": len(at_base),
+                "duration_s": run.duration_s, "status": run.status}
+
+    def _baseline(self, inst: SWEInstance, verifier: Verifier, cmd: str) -> set[str]:
+        key = (inst.instance_id, cmd)
+        with self._lock:
+            lock = self._baseline_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._baselines:
+                run = verifier.run_tests("", cmd)
+                self._baselines[key] = {t for t, s in run.tests.items() if s in PASSING}
+            return self._baselines[key]
+
+    def close(self) -> None:
+        with self._lock:
+            verifiers, self._verifiers = list(self._verifiers.values()), {}
+        for v in verifiers:
+            v.close()
