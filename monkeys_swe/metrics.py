@@ -14,15 +14,10 @@ import numpy as np
 from scipy.special import gammaln
 
 
-def pass_at_k(n: np.ndarray | list[int], c: np.ndarray | list[int], k: int | np.ndarray) -> np.ndarray:
-    """Unbiased pass@k per problem. `n`, `c`: attempts and correct attempts per problem.
-
-    With scalar k: an array over problems. With an array of ks: shape (problems, len(ks)).
-    k larger than a problem's n is clipped to n (every attempt is drawn).
-    """
+def _pass_at_k_by_pair(n, c, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pass@k for each distinct (n, c) pair: (values[pair, k], inverse index of each problem, ks)."""
     n = np.asarray(n, dtype=np.int64)
     c = np.asarray(c, dtype=np.int64)
-    scalar = np.ndim(k) == 0
     ks = np.atleast_1d(np.asarray(k, dtype=np.int64))
     if np.any(ks < 1):
         raise ValueError("k must be >= 1")
@@ -38,15 +33,27 @@ def pass_at_k(n: np.ndarray | list[int], c: np.ndarray | list[int], k: int | np.
         log_ratio = gammaln(fail + 1) - gammaln(np.maximum(fail - kk, 0) + 1) - gammaln(un + 1) + gammaln(un - kk + 1)
     value = np.where(fail < kk, 1.0, 1.0 - np.exp(log_ratio))
     value = np.where(pairs[:, 1:2] == 0, 0.0, value)  # no correct attempt (or none at all): exactly 0
-    out = value[inverse.reshape(-1)]
-    return out[:, 0] if scalar else out
+    return value, inverse.reshape(-1), ks
+
+
+def pass_at_k(n: np.ndarray | list[int], c: np.ndarray | list[int], k: int | np.ndarray) -> np.ndarray:
+    """Unbiased pass@k per problem. `n`, `c`: attempts and correct attempts per problem.
+
+    With scalar k: an array over problems. With an array of ks: shape (problems, len(ks)).
+    k larger than a problem's n is clipped to n (every attempt is drawn).
+    """
+    value, inverse, _ = _pass_at_k_by_pair(n, c, k)
+    out = value[inverse]
+    return out[:, 0] if np.ndim(k) == 0 else out
 
 
 def coverage_curve(n: list[int], c: list[int], ks: list[int] | np.ndarray) -> np.ndarray:
-    """Mean pass@k over problems for each k: the paper's coverage."""
+    """Mean pass@k over problems for each k: the paper's coverage (never materializes problems x ks)."""
     if len(n) == 0:
         return np.zeros(len(ks))
-    return pass_at_k(n, c, np.asarray(ks)).mean(axis=0)
+    value, inverse, _ = _pass_at_k_by_pair(n, c, np.asarray(ks))
+    weights = np.bincount(inverse, minlength=value.shape[0])
+    return weights @ value / len(inverse)
 
 
 def log_spaced_ks(n_max: int, points: int = 40) -> list[int]:

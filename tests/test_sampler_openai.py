@@ -89,11 +89,14 @@ class FlakyHandler(BaseHTTPRequestHandler):
 
     script: list[int] = []
     seen: list[dict] = []
+    reject_n = False  # answer 400 to n>1, as some hosted APIs do
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(body)
-        if self.script:
+        if self.reject_n and body.get("n", 1) > 1:
+            status, payload = 400, {"error": {"message": "n must be 1 for this model"}}
+        elif self.script:
             status = self.script.pop(0)
             payload = {"error": {"message": f"try again ({status})"}}
         else:
@@ -119,7 +122,7 @@ class FlakyHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
-    FlakyHandler.seen = []
+    FlakyHandler.seen, FlakyHandler.reject_n = [], False
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
@@ -136,6 +139,18 @@ def test_retries_on_5xx_and_429_then_succeeds(flaky):
     # The prompt is paid once per request: recorded on its first sample only.
     assert [(s.prompt_tokens, s.completion_tokens) for s in samples] == [(11, 5), (0, 5)]
     assert openai_backend._N_SUPPORTED[flaky] is True
+
+
+def test_server_that_refuses_n_gets_one_call_per_slot(flaky):
+    FlakyHandler.reject_n = True
+    sampler = OpenAISampler(flaky, "m", concurrency=1)
+    samples = sorted(sampler.generate([request("a", 3), request("b", 2)]), key=lambda s: (s.problem_id, s.index))
+    assert [(s.problem_id, s.index, s.seed) for s in samples] == [
+        ("a", 0, 1000), ("a", 1, 1001), ("a", 2, 1002), ("b", 0, 1000), ("b", 1, 1001)]
+    assert all(s.prompt_tokens == 11 for s in samples)  # each call paid for its prompt
+    # One refused n=3, then single calls only: problem b was never asked with n>1.
+    assert [b.get("n", 1) for b in FlakyHandler.seen] == [3, 1, 1, 1, 1, 1]
+    assert openai_backend._N_SUPPORTED[flaky] is False
 
 
 def test_gives_up_after_retries(flaky):

