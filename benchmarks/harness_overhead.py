@@ -63,11 +63,16 @@ def baseline_one(client, image: str, patch: str, script: str, test_patch: str) -
     return time.monotonic() - start, grading.test_command_seconds(log) or 0.0
 
 
+def med(verdicts, phase: str) -> float:
+    return statistics.median(v.phases[phase] for v in verdicts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--baseline-n", type=int, default=5)
     ap.add_argument("--pool-size", type=int, default=2)
+    ap.add_argument("--skip-baseline", action="store_true", help="only measure ours")
     args = ap.parse_args()
 
     inst, mirror = make_fixture_instance(Path(tempfile.mkdtemp(prefix="bench-")))
@@ -84,16 +89,20 @@ def main() -> None:
     t_test = statistics.median(v.test_command_s for v in unique)
     statuses = {s: sum(v.status == s for v in verdicts.values()) for s in {v.status for v in verdicts.values()}}
 
+    print(f"fixture test command: {t_test:.3f} s (median, timed inside each attempt)")
+    print(f"ours:     {args.n} predictions, {len(unique)} unique applied attempts, pool {args.pool_size}, "
+          f"{ours_wall:.1f} s wall ({ours_wall / args.n:.3f} s per prediction); statuses {statuses}")
+    print(f"          median per-attempt overhead beyond the test command: {ours_overhead:.3f} s "
+          f"(acquire {med(unique, 'acquire'):.3f}, upload {med(unique, 'upload'):.3f}, "
+          f"exec beyond the command {statistics.median(v.phases['exec'] - v.test_command_s for v in unique):.3f})")
+    if args.skip_baseline:
+        return
     client = get_client()
     script = grading.eval_script(TEST_CMD, apply_test_patch=True)
     base_runs = [baseline_one(client, image, patches[i], script, inst.test_patch) for i in range(args.baseline_n)]
     base_per = statistics.median(total for total, _ in base_runs)
     base_overhead = statistics.median(total - test for total, test in base_runs)
 
-    print(f"fixture test command: {t_test:.3f} s (median, timed inside each attempt)")
-    print(f"ours:     {args.n} predictions, {len(unique)} unique applied attempts, pool {args.pool_size}, "
-          f"{ours_wall:.1f} s wall ({ours_wall / args.n:.3f} s per prediction); statuses {statuses}")
-    print(f"          median per-attempt overhead beyond the test command: {ours_overhead:.3f} s")
     print(f"baseline: {args.baseline_n} predictions run, {base_per:.2f} s each (median); "
           f"overhead {base_overhead:.2f} s; extrapolated to {args.n}: {base_per * args.n:.0f} s")
     print(f"ratio (baseline / ours): overhead per attempt {base_overhead / max(ours_overhead, 1e-3):.0f}x, "

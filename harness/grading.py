@@ -20,7 +20,7 @@ from swebench.types import TestSpec
 from harness.instance import SWEInstance
 
 WORK = "/tmp/monkeys"
-PATCH_FILE, TEST_PATCH_FILE, SCRIPT_FILE = f"{WORK}/patch.diff", f"{WORK}/test.diff", f"{WORK}/eval.sh"
+PATCH_FILE, TEST_PATCH_FILE = f"{WORK}/patch.diff", f"{WORK}/test.diff"
 EXIT_APPLY_FAILED, EXIT_TEST_PATCH_FAILED = 81, 82
 APPLIED = ">>>>> Applied Patch with"
 TEST_TIMING = ">>>>> Test Command Clock:"
@@ -40,6 +40,11 @@ if [ -s {PATCH_FILE} ]; then
   else echo "{APPLY_PATCH_FAIL}"; exit {EXIT_APPLY_FAILED}; fi
 fi
 """
+
+
+# Prologue for patches passed as exec arguments: printf is a builtin, so no process is spawned.
+WRITE_ARGS = (f'mkdir -p {WORK} && printf %s "$1" > {PATCH_FILE} && printf %s "$2" > {TEST_PATCH_FILE}'
+              ' || exit 1\n')
 
 
 def eval_script(test_cmd: str, *, apply_test_patch: bool) -> str:

@@ -6,6 +6,7 @@ file boundaries unidiff reports (`diff_line_no`) instead of calling `str(PatchSe
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 import re
@@ -40,10 +41,11 @@ def _strip_prefix(path: str) -> str:
     return path[2:] if re.match(r"^[abciow12]/", path) else path
 
 
-def split(diff: str) -> list[FileDiff]:
+@functools.lru_cache(maxsize=512)  # hash, validate and filter all split the same candidate
+def split(diff: str) -> tuple[FileDiff, ...]:
     """The diff's per-file blocks. Raises PatchError when unidiff cannot parse it."""
     if not diff.strip():
-        return []
+        return ()
     text = diff.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"
@@ -63,7 +65,7 @@ def split(diff: str) -> list[FileDiff]:
         names |= {_strip_prefix(m) for m in _HEADER_PATHS.findall(raw)}
         names.discard("")
         blocks.append(FileDiff(_strip_prefix(f.path), tuple(sorted(names)), raw, f))
-    return blocks
+    return tuple(blocks)
 
 
 def validate(diff: str) -> list[str]:

@@ -32,17 +32,22 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_OUTPUT = 16 << 20
 # Run the command under `timeout`, cap its output, and exit with the command's status.
-_RUNNER = ('timeout -s KILL "$1" bash -c "$2" 2>&1 | head -c "$3"; exit "${PIPESTATUS[0]}"')
+_RUNNER = ('timeout -s KILL "$1" bash -c "$2" sandbox "${@:4}" 2>&1 | head -c "$3"; exit "${PIPESTATUS[0]}"')
 # Kill every process but PID 1 (docker-init) and the sleeper (the lowest child of PID 1).
+# Several passes: a fork bomb's survivors of one pass are its children forked meanwhile.
 _KILL_STRAYS = r"""
 keep=999999999
 for s in /proc/[0-9]*/stat; do
   read -r pid comm state ppid rest < "$s" 2>/dev/null || continue
   [ "$ppid" = 1 ] && [ "$pid" -lt "$keep" ] && keep=$pid
 done
-for d in /proc/[0-9]*; do
-  pid=${d#/proc/}
-  [ "$pid" = 1 ] || [ "$pid" = "$keep" ] || [ "$pid" = "$$" ] || kill -9 "$pid" 2>/dev/null
+for pass in 1 2 3 4 5 6 7 8; do
+  n=0
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [ "$pid" = 1 ] || [ "$pid" = "$keep" ] || [ "$pid" = "$$" ] || { kill -9 "$pid" 2>/dev/null && n=$((n+1)); }
+  done
+  [ "$n" = 0 ] && break
 done
 true
 """
@@ -114,8 +119,10 @@ class Sandbox:
     # -- commands --------------------------------------------------------------------
     def exec(self, cmd: str, *, timeout: float | None = None, workdir: str | None = None,
              env: dict[str, str] | None = None, stdin: bytes | None = None,
-             max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> ExecResult:
-        """Run `cmd` with bash; stdout and stderr merged; never longer than `timeout`."""
+             max_output_bytes: int = DEFAULT_MAX_OUTPUT, args: list[str] = ()) -> ExecResult:
+        """Run `cmd` with bash; stdout and stderr merged; never longer than `timeout`.
+        `args` reach `cmd` as "$1", "$2", ...: text delivered without quoting or an upload
+        (each must be valid UTF-8 without NUL and under 128 KiB, Linux's limit per argument)."""
         if self.container is None:
             raise SandboxError("sandbox is not started")
         timeout = self.limits.timeout_s if timeout is None else timeout
@@ -124,10 +131,16 @@ class Sandbox:
             self.put_file(stdin_path, stdin)
             cmd = f"exec < {stdin_path}; rm -f {stdin_path}\n{cmd}"
         api = self.client.api
-        exec_id = api.exec_create(
-            self.container.id, ["bash", "-c", _RUNNER, "runner", f"{timeout:.3f}s", cmd,
-                                str(max_output_bytes + 1)],
-            workdir=workdir, environment=env, stdout=True, stderr=True)["Id"]
+        try:
+            exec_id = api.exec_create(
+                self.container.id, ["bash", "-c", _RUNNER, "runner", f"{timeout:.3f}s", cmd,
+                                    str(max_output_bytes + 1), *args],
+                workdir=workdir, environment=env, stdout=True, stderr=True)["Id"]
+        except APIError as exc:
+            if exc.status_code in (404, 409):  # removed, or killed by the watchdog's last resort
+                raise SandboxError(f"the sandbox's container is gone ({exc.explanation}); "
+                                   "start a new Sandbox") from exc
+            raise
         start = time.monotonic()
         watchdog = _Watchdog(self, timeout)
         chunks, size = [], 0
@@ -147,14 +160,20 @@ class Sandbox:
                           data[:max_output_bytes].decode("utf-8", "replace"),
                           timed_out, duration, truncated)
 
-    def kill_strays(self) -> None:
-        """Kill every process in the sandbox except its init and sleeper."""
+    def kill_strays(self, attempts: int = 10) -> bool:
+        """Kill every process in the sandbox except its init and sleeper. The killer is
+        itself a process: while a fork bomb holds every pid it cannot start, so retry."""
         api = self.client.api
-        try:
-            exec_id = api.exec_create(self.container.id, ["bash", "-c", _KILL_STRAYS])["Id"]
-            api.exec_start(exec_id)
-        except (APIError, NotFound, AttributeError):
-            pass
+        for attempt in range(attempts):
+            try:
+                exec_id = api.exec_create(self.container.id, ["bash", "-c", _KILL_STRAYS])["Id"]
+                api.exec_start(exec_id)
+                if api.exec_inspect(exec_id).get("ExitCode") == 0:
+                    return True
+            except (APIError, NotFound, AttributeError):
+                pass
+            time.sleep(0.2 * (attempt + 1))
+        return False
 
     # -- files -----------------------------------------------------------------------
     def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:

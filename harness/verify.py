@@ -29,6 +29,15 @@ log = logging.getLogger(__name__)
 STATUSES = ("resolved", "not_resolved", "apply_failed", "malformed", "timeout", "error")
 DEFAULT_LIMITS = Limits(memory="4g", cpus=2.0, pids=1024, timeout_s=1800)
 MAX_LOG_BYTES = 64 << 20
+ARG_LIMIT = 120_000  # Linux caps one argv string at 128 KiB
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8
+        return False
 
 
 @dataclass
@@ -47,6 +56,7 @@ class Verdict:
     apply_method: str | None = None  # git-apply, git-apply-3way or patch-fuzz
     dropped_files: list[str] = field(default_factory=list)  # test-file edits discarded
     duplicate_of: int | None = None  # set by verify_many on duplicates
+    phases: dict[str, float] = field(default_factory=dict)  # acquire / upload / exec seconds
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -68,6 +78,8 @@ class Verifier:
 
     # -- setup -----------------------------------------------------------------------
     def ensure_image(self) -> str:
+        from harness import grading  # noqa: F401  (pay swebench's import here, not in an attempt)
+
         if self.image is None:
             self.image = images.ensure_image(self.instance, repo_mirror=self.repo_mirror,
                                              base_image=self.base_image, client=self.client,
@@ -153,30 +165,54 @@ class Verifier:
 
     def _attempt(self, patch: str, test_cmd: str, *, apply_test_patch: bool, by_exit_code: bool,
                  log_suffix: str = "") -> Verdict:
-        from harness import grading  # imports swebench (seconds): only once verification starts
-
         start = time.monotonic()
         h = patches.patch_hash(patch)
         problems = patches.validate(patch)
         if problems:
             return Verdict("malformed", patch_hash=h, error="; ".join(problems)[:2000])
         kept, dropped = patches.drop_files(patch, lambda p: specs.is_protected(p, self.spec))
-        files = {grading.PATCH_FILE: kept.encode("utf-8", "surrogateescape"),
-                 grading.TEST_PATCH_FILE: self.instance.test_patch.encode(),
-                 grading.SCRIPT_FILE: grading.eval_script(test_cmd, apply_test_patch=apply_test_patch).encode()}
-        pool = self._sandboxes()
-        sandbox = pool.acquire()
-        try:
-            sandbox.container.put_archive("/", tar_bytes(files))
-            result = sandbox.exec(f"bash {grading.SCRIPT_FILE}", timeout=self.limits.timeout_s,
-                                  workdir="/testbed", max_output_bytes=MAX_LOG_BYTES)
-        finally:
-            pool.release(sandbox)
+        result, phases = self._run(kept, test_cmd, apply_test_patch)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{h}{log_suffix}.log"
         log_path.write_text(result.output, encoding="utf-8", errors="replace")
-        verdict = Verdict("error", patch_hash=h, log_path=str(log_path), dropped_files=dropped,
-                          test_duration_s=round(result.duration_s, 3),
+        verdict = self._judge(result, str(log_path), by_exit_code)
+        verdict.patch_hash, verdict.dropped_files, verdict.phases = h, dropped, phases
+        verdict.duration_s = round(time.monotonic() - start, 3)
+        return verdict
+
+    def _run(self, patch: str, test_cmd: str, apply_test_patch: bool):
+        """One fresh sandbox, one upload, one exec. Returns (ExecResult, phase seconds)."""
+        from harness import grading  # imports swebench (seconds): only once verification starts
+
+        texts = [patch, self.instance.test_patch]
+        script = grading.eval_script(test_cmd, apply_test_patch=apply_test_patch)
+        # Small patches travel as exec arguments (no upload round trip); others as files.
+        inline = all(len(t.encode("utf-8", "surrogateescape")) < ARG_LIMIT and "\0" not in t
+                     and _is_utf8(t) for t in texts)
+        pool = self._sandboxes()
+        t0 = time.monotonic()
+        sandbox = pool.acquire()
+        t1 = time.monotonic()
+        try:
+            if inline:
+                cmd, args = grading.WRITE_ARGS + script, texts
+            else:
+                sandbox.container.put_archive("/", tar_bytes({
+                    grading.PATCH_FILE: texts[0].encode("utf-8", "surrogateescape"),
+                    grading.TEST_PATCH_FILE: texts[1].encode("utf-8", "surrogateescape")}))
+                cmd, args = script, []
+            t2 = time.monotonic()
+            result = sandbox.exec(cmd, timeout=self.limits.timeout_s, workdir="/testbed",
+                                  max_output_bytes=MAX_LOG_BYTES, args=args)
+        finally:
+            pool.release(sandbox)
+        return result, {"acquire": round(t1 - t0, 3), "upload": round(t2 - t1, 3),
+                        "exec": round(result.duration_s, 3)}
+
+    def _judge(self, result, log_path: str, by_exit_code: bool) -> Verdict:
+        from harness import grading
+
+        verdict = Verdict("error", log_path=log_path, test_duration_s=round(result.duration_s, 3),
                           test_command_s=grading.test_command_seconds(result.output))
         for line in result.output.splitlines():
             if line.startswith(grading.APPLIED):
@@ -190,10 +226,9 @@ class Verifier:
         elif grading.END_TEST_OUTPUT not in result.output:
             verdict.error = f"the eval script stopped early (exit {result.exit_code})"
         else:
-            g = grading.grade(self.instance, self.spec.log_parser, str(log_path), result.exit_code,
+            g = grading.grade(self.instance, self.spec.log_parser, log_path, result.exit_code,
                               by_exit_code=by_exit_code)
             verdict.status = "resolved" if g.resolved else "not_resolved"
             verdict.resolved, verdict.tests, verdict.error = g.resolved, g.tests, g.note
             verdict.fail_to_pass, verdict.pass_to_pass = g.fail_to_pass, g.pass_to_pass
-        verdict.duration_s = round(time.monotonic() - start, 3)
         return verdict

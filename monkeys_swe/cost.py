@@ -1,6 +1,6 @@
 """What a run cost: inference FLOPs by the paper's formula, and dollars from a price table.
 
-FLOPs (Large Language Monkeys, sec. 4, after Kaplan et al. 2020):
+FLOPs (the Large Language Monkeys paper, after Kaplan et al. 2020):
     FLOPs per token = 2 * (params + 2 * n_layers * d_model * ctx)
     total = prompt_tokens * FLOPs/token + decoded_tokens * FLOPs/token * num_completions
 Our exact convention: `ctx` is the number of tokens the token attends to, itself included (the

@@ -15,6 +15,7 @@ TASKS: dict[str, str] = {
     "codecontests": "monkeys_swe.tasks.codecontests:CodeContestsTask",
     "humaneval": "monkeys_swe.tasks.codecontests:HumanEvalTask",
     "minif2f": "monkeys_swe.tasks.minif2f:MiniF2FTask",
+    "minif2f-math": "monkeys_swe.tasks.minif2f:MiniF2FMathTask",
     "swebench": "monkeys_swe.tasks.swebench:SWEBenchTask",
 }
 

@@ -10,7 +10,6 @@ import pytest
 
 from harness.verify import Verifier
 from monkeys_swe.agent import AgentLimits, AgentSampler, AgentTarget, TrajectoryStore, run_trajectory
-from monkeys_swe.agent.trajectory import Step
 from monkeys_swe.samplers.replay import ReplaySampler
 from monkeys_swe.types import GenerationParams, SampleRequest
 from conftest import cli
@@ -93,17 +92,21 @@ def run_attempts(sampler, run_dir, inst, image, n, limits, parallel=2, on_step=N
 def test_scripted_trajectories_in_parallel_yield_the_gold_fix_and_a_stored_partial_diff(fixture, tmp_path):
     inst, verifier = fixture
     run_dir = tmp_path / "run"
-    persisted, order = [], []  # rows visible to another connection when each step's callback fires
+    persisted = []  # rows visible to another connection when each step's callback fires
+    second_started, overlapped = threading.Event(), []
 
     def on_step(pid, index, step):
-        order.append(index)
+        if index == 1:
+            second_started.set()
+        elif step.step == 0:  # attempt 0 holds here until attempt 1 has run a step: only parallel runs pass
+            overlapped.append(second_started.wait(timeout=120))
         with sqlite3.connect(run_dir / "run.db") as con:
             persisted.append(con.execute("SELECT COUNT(*) FROM steps WHERE idx=?", (index,)).fetchone()[0] == step.step + 1)
 
     model = CountingSampler(replay_source(tmp_path, inst, [GOLD_SCRIPT, NEVER_SUBMITS]))
     samples = run_attempts(model, run_dir, inst, verifier.image, 2, AgentLimits(step_limit=8), on_step=on_step,
                            model_concurrency=1)
-    assert order != sorted(order)  # the two trajectories ran at the same time, in their own sandboxes...
+    assert overlapped == [True]  # the two trajectories ran at the same time, in their own sandboxes...
     assert model.peak == 1  # ...while the model answered one call at a time
     gold, partial = samples[0], samples[1]
     assert gold.meta["exit_status"] == "submitted" and gold.meta["steps"] == 7
@@ -143,12 +146,11 @@ def test_a_hanging_command_is_cut_and_the_network_is_unreachable(fixture, tmp_pa
     script = [bash("Wait.", "sleep 1000"), bash("Reach out.", "python3 -c \"import socket; "
               "socket.create_connection(('1.1.1.1', 80), timeout=5)\""), bash("Resolve a name.", "getent hosts pypi.org || echo no-dns"),
               bash("Done.", "submit")]
-    start = time.monotonic()
     result = run_trajectory(replay_source(tmp_path, inst, [script]), verifier.image, inst.problem_statement,
                             problem_id=inst.instance_id, limits=AgentLimits(command_timeout_s=2))
-    assert time.monotonic() - start < 30
     hang, net, dns, submit = result.steps
-    assert hang.timed_out and 1.9 < hang.exec_s < 10 and "killed after 2 s" in hang.observation
+    # Cut at 2 s (not 1000): generous bound for a loaded machine; the flag is the real check.
+    assert hang.timed_out and 1.9 < hang.exec_s < 60 and "killed after 2 s" in hang.observation
     assert net.exit_code != 0 and "Network is unreachable" in net.output
     assert "no-dns" in dns.output
     assert result.exit_status == "submitted" and result.diff == ""

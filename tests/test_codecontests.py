@@ -148,10 +148,11 @@ def test_humaneval_through_the_run_loop(tmp_path, data_dir):
     rows = [json.loads(line) for line in gzip.open(data_dir / "code/HumanEval.jsonl.gz", "rt")][:2]
     records = [{"id": r["task_id"], "question": r["prompt"],
                 "samples": [r["canonical_solution"], "    return None\n",
-                            f"```python\n{r['prompt']}{r['canonical_solution']}```"]} for r in rows]
+                            f"```python\n{r['prompt']}{r['canonical_solution']}```",
+                            f"The body:\n```python\n{r['canonical_solution']}```"]} for r in rows]
     source = tmp_path / "humaneval_samples.json"
     source.write_text(json.dumps(records))
-    config = RunConfig(task="humaneval", data=str(data_dir / "code/HumanEval.jsonl.gz"), limit=2, samples=3,
+    config = RunConfig(task="humaneval", data=str(data_dir / "code/HumanEval.jsonl.gz"), limit=2, samples=4,
                        backend="replay", replay_from=str(source), runs_dir=str(tmp_path / "runs"))
     try:
         store = Store(Runner(config).run(), create=False)  # the task verifies in the shared pool
@@ -159,7 +160,7 @@ def test_humaneval_through_the_run_loop(tmp_path, data_dir):
         close_shared_pool()
     verdicts = {(pid, i): v for pid, i, v in store.verdicts()}
     for r in rows:
-        assert [verdicts[(r["task_id"], i)].correct for i in range(3)] == [True, False, True]
+        assert [verdicts[(r["task_id"], i)].correct for i in range(4)] == [True, False, True, True]
         assert verdicts[(r["task_id"], 1)].status == "wrong_answer"  # check()'s assert failed
 
 

@@ -116,3 +116,41 @@ def test_diff_to_search_replace_round_trips(tmp_path):
     patch, _ = completion_to_patch(GOOD, read)
     again, _ = completion_to_patch(diff_to_search_replace(patch), read)
     assert git_apply(tmp_path, FILES, again)["calc/ops.py"] == OPS.replace("(len(values) + 1)", "len(values)")
+
+
+CART = '''class Cart:
+    def __init__(self):
+        self.items = []
+
+    @property
+    def total(self):
+        return sum(self.items) + 1
+'''
+CODE_FILES = {**FILES, "shop/cart.py": CART, "shop/other.py": "def total(x):\n    return x\n"}
+
+
+def test_code_block_rewriting_a_function_becomes_a_patch(tmp_path):
+    answer = ("The bug is the + 1. Here is the corrected function:\n\n```python\ndef mean(values):\n"
+              "    \"\"\"Arithmetic mean.\"\"\"\n    return sum(values) / len(values)\n```\n")
+    patch, fmt = completion_to_patch(answer, CODE_FILES.get, ["calc/ops.py", "shop/cart.py"])
+    assert fmt == "code_block"
+    assert git_apply(tmp_path, CODE_FILES, patch)["calc/ops.py"] == OPS.replace("(len(values) + 1)", "len(values)")
+
+
+def test_code_block_method_is_reindented_into_its_class(tmp_path):
+    answer = "```\n@property\ndef total(self):\n    return sum(self.items)\n```"
+    # `total` is also a function in shop/other.py, but that file is not in the context
+    patch, _ = completion_to_patch(answer, CODE_FILES.get, ["shop/cart.py"])
+    assert git_apply(tmp_path, CODE_FILES, patch)["shop/cart.py"] == CART.replace(" + 1", "")
+    with pytest.raises(EditError, match="no code block"):  # ambiguous: two definitions named total
+        completion_to_patch(answer, CODE_FILES.get, ["shop/cart.py", "shop/other.py"])
+
+
+def test_code_blocks_that_match_nothing_or_change_nothing_are_malformed():
+    unchanged = "```python\ndef add(a, b):\n    return a + b\n\n\ndef helper():\n    pass\n```"
+    with pytest.raises(EditError, match="code blocks change nothing"):
+        completion_to_patch(unchanged, read, ["calc/ops.py"])
+    with pytest.raises(EditError, match="no code block"):
+        completion_to_patch("```python\ndef unrelated():\n    return 1\n```", read, ["calc/ops.py"])
+    with pytest.raises(EditError, match="no code block"):  # a block that does not parse is no edit
+        completion_to_patch("```python\ndef add(a, b):\n    return a +\n```", read, ["calc/ops.py"])

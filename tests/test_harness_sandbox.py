@@ -27,34 +27,34 @@ def our_containers():
 
 
 def test_exec_basics(sb):
-    r = sb.exec("echo out; echo err >&2; pwd; echo $GREETING; exit 3", env={"GREETING": "hi"}, timeout=10)
+    r = sb.exec("echo out; echo err >&2; pwd; echo $GREETING; exit 3", env={"GREETING": "hi"}, timeout=60)
     assert r.exit_code == 3 and not r.timed_out and not r.truncated
     assert r.output.split() == ["out", "err", "/testbed", "hi"]
-    assert sb.exec("cat", stdin=b"from stdin", timeout=10).output == "from stdin"
-    assert sb.exec("pwd", workdir="/tmp", timeout=10).output.strip() == "/tmp"
+    assert sb.exec("cat", stdin=b"from stdin", timeout=60).output == "from stdin"
+    assert sb.exec("pwd", workdir="/tmp", timeout=60).output.strip() == "/tmp"
 
 
 def test_files_roundtrip(sb):
     sb.put_file("/tmp/x/data.bin", bytes(range(256)), mode=0o755)
     assert sb.get_file("/tmp/x/data.bin") == bytes(range(256))
-    assert sb.exec("stat -c %a /tmp/x/data.bin", timeout=10).output.strip() == "755"
+    assert sb.exec("stat -c %a /tmp/x/data.bin", timeout=60).output.strip() == "755"
 
 
 def test_timeout_kills_process_tree(sb):
     start = time.monotonic()
     r = sb.exec("sleep 300 & sleep 300; echo never", timeout=2)
-    assert r.timed_out and "never" not in r.output and time.monotonic() - start < 5
+    assert r.timed_out and "never" not in r.output and time.monotonic() - start < 8
     # a process that left the process group (setsid) is killed by the host-side watchdog
     start = time.monotonic()
     r = sb.exec("setsid bash -c 'while :; do echo x; sleep 0.2; done' & sleep 300", timeout=2)
     assert r.timed_out and time.monotonic() - start < 10
-    assert sb.exec("echo still usable", timeout=10).output.strip() == "still usable"
+    assert sb.exec("echo still usable", timeout=60).output.strip() == "still usable"
 
 
 def test_endless_output_is_cut(sb):
     start = time.monotonic()
     r = sb.exec("yes", timeout=20, max_output_bytes=10_000)
-    assert r.truncated and len(r.output) == 10_000 and time.monotonic() - start < 5
+    assert r.truncated and len(r.output) == 10_000 and time.monotonic() - start < 10
 
 
 def test_no_network(sb):
@@ -63,13 +63,13 @@ def test_no_network(sb):
     assert r.exit_code != 0 and ("unreachable" in r.output or "OSError" in r.output)
 
 
-def test_fork_bomb_and_memory_hog_are_contained(sb):
-    r = sb.exec(":(){ :|:& };:", timeout=4)
-    assert r.timed_out or r.exit_code != 0
-    sb.kill_strays()
-    r = sb.exec("python3 -c \"x = 'x' * (1 << 30); print('survived')\"", timeout=30)
-    assert r.exit_code == 137 and "survived" not in r.output  # the OOM killer, not us
-    assert sb.exec("echo ok", timeout=10).output.strip() == "ok"
+def test_fork_bomb_and_memory_hog_are_contained(image):
+    with Sandbox(image, limits=Limits(memory="256m", cpus=1, pids=64, timeout_s=60)) as box:
+        r = box.exec(":(){ :|:& };:", timeout=4)
+        assert r.timed_out
+        r = box.exec("python3 -c \"x = 'x' * (1 << 30); print('survived')\"", timeout=60)
+        assert r.exit_code == 137 and "survived" not in r.output  # the OOM killer, not us
+        assert box.exec("echo ok", timeout=60).output.strip() == "ok"
 
 
 def test_diff_is_binary_safe_and_sees_untracked(image):
@@ -79,10 +79,10 @@ def test_diff_is_binary_safe_and_sees_untracked(image):
         assert box.exec(setup, timeout=20).exit_code == 0
         diff = box.diff("HEAD")
         assert "+b" in diff and "GIT binary patch" in diff and "blob.bin" in diff
-        assert box.exec("git status --porcelain", timeout=10).output.count("??") == 1  # index untouched
-        box.exec("git stash -u -q", timeout=10)
+        assert box.exec("git status --porcelain", timeout=60).output.count("??") == 1  # index untouched
+        box.exec("git stash -u -q", timeout=60)
         box.put_file("/tmp/d.diff", diff.encode())
-        assert box.exec("git apply /tmp/d.diff && od -An -tx1 blob.bin", timeout=10).output.split() == ["00", "01", "02"]
+        assert box.exec("git apply /tmp/d.diff && od -An -tx1 blob.bin", timeout=60).output.split() == ["00", "01", "02"]
 
 
 def test_containers_are_removed(image):

@@ -11,7 +11,9 @@ from harness.verify import Verifier
 from harness_fixture import GOLD_EDIT, OPS, TEST_CMD, git, gold_source, make_fixture_instance, make_patch
 
 pytestmark = pytest.mark.docker
-LIMITS = Limits(memory="512m", cpus=1, pids=128, timeout_s=8)
+# Generous: this machine may be shared and loaded. Hostile loops get their own short limit.
+LIMITS = Limits(memory="512m", cpus=1, pids=128, timeout_s=90)
+SHORT = Limits(memory="512m", cpus=1, pids=128, timeout_s=6)
 OPS_FILE = GOLD_EDIT[0]
 
 
@@ -90,11 +92,12 @@ def test_edits_to_tests_are_discarded(calc, verifier):
 
 def test_hostile_code_is_contained(calc, verifier):
     inst, mirror = calc
-    start = time.monotonic()
-    v = verifier.verify(with_mean_body(mirror, "while True:\n    pass"))
-    assert v.status == "timeout" and time.monotonic() - start < LIMITS.timeout_s + 8, v
-    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    assert verifier.verify(with_mean_body(mirror, bomb)).status in ("timeout", "not_resolved")
+    with Verifier(inst, image=verifier.image, pool_size=1, limits=SHORT) as short:
+        start = time.monotonic()
+        v = short.verify(with_mean_body(mirror, "while True:\n    pass"))
+        assert v.status == "timeout" and time.monotonic() - start < SHORT.timeout_s + 8, v
+        bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+        assert short.verify(with_mean_body(mirror, bomb)).status in ("timeout", "not_resolved")
     hog = "x = 'x' * (1 << 31)\nreturn len(x)"
     assert verifier.verify(with_mean_body(mirror, hog)).status == "not_resolved"
     net = "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=2)\nreturn 2.5"

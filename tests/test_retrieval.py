@@ -86,6 +86,7 @@ def test_parse_localization_answers():
     assert parse_localization("1. src/flask/cli.py\n2. `blueprints.py`\n", files) == ["src/flask/cli.py", "src/flask/blueprints.py"]
     assert parse_localization("app.py", files) == []  # ambiguous bare name
     assert parse_localization("I am not sure.", files) == []
+    assert parse_localization("The bug is in `flask.cli.routes_command`.", files) == ["src/flask/cli.py"]
 
 
 def test_related_tests_of_touched_modules():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -50,9 +51,21 @@ def vllm_run(tmp_path_factory):
     # enforce_eager skips torch.compile's warm-up (minutes on 2 cores): this checks behaviour, not speed.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "MONKEYS_SWE_VLLM_ARGS": json.dumps({"enforce_eager": True})}
-    proc = subprocess.run([str(VLLM_PY), str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, f"vllm run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    # Its own process group, so a timeout also ends vLLM's engine and worker processes.
+    proc = subprocess.Popen([str(VLLM_PY), str(script)], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=840)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # any engine process left behind
+        except ProcessLookupError:
+            pass
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, f"vllm run failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-5000:]}"
     return json.loads(lines[-1][len("RESULT "):])
 
 

@@ -42,6 +42,7 @@ def test_replayed_mix_finds_verifies_once_and_selects_the_fix(tmp_path):
             "--replay-from", str(replay), "--samples", "4", "--runs-dir", str(tmp_path / "runs"))
     proc = cli(*args, check=True)
     summary, run_dir = solve_json(tmp_path / "runs")
+    assert "attempts 4/4, verified 4, applied 3, passing 3, resolved 2, unique patches 2" in proc.stderr
     assert summary["attempts"] == 4
     assert summary["statuses"] == {"resolved": 2, "not_resolved": 1, "malformed": 1}
     assert summary["docker_verifications"] == 2  # CORRECT and DUPLICATE share one verification

@@ -91,7 +91,9 @@ def test_sweep_killed_midway_resumes_and_reports(tmp_path, data_dir, monkeypatch
     models = tmp_path / "models.yaml"
     models.write_text("models:\n  smollm2-135m-instruct:\n    params: 134515008\n    layers: 30\n    d_model: 576\n"
                       "    price: {prompt_per_m: 0.01, completion_per_m: 0.02}\n")
-    env = {**os.environ, "MONKEYS_SWE_MODELS": str(models)}
+    # PASSIVE: llama.cpp's OpenMP threads sleep instead of spinning at barriers. On a shared,
+    # oversubscribed machine spinning made decoding 20-60x slower here (24 tokens: 104 s vs 1.6 s).
+    env = {**os.environ, "MONKEYS_SWE_MODELS": str(models), "OMP_WAIT_POLICY": "PASSIVE"}
     cfg = write_sweep(tmp_path, gsm8k, ["{backend: llamacpp, label: smollm2}",
                                         f"{{backend: replay, replay_from: {tmp_path / 'published.json'}, label: published}}"])
     sweep = tmp_path / "sweep"

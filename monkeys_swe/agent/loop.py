@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from harness.patch import PatchError, drop_files, is_test_path
 from harness.sandbox import Limits, Sandbox
 from monkeys_swe.agent import prompts
-from monkeys_swe.agent.trajectory import Step
+from monkeys_swe.agent.trajectory import Step, Trajectory
 from monkeys_swe.samplers.base import Sampler, sample_seed
 from monkeys_swe.types import GenerationParams, Messages, Sample, SampleRequest
 
@@ -99,27 +99,43 @@ def _execute(sb: Sandbox, step: Step, limits: AgentLimits, timeout: float) -> No
                                            truncated_at_source=result.truncated)
 
 
+def _act(sb: Sandbox, step: Step, limits: AgentLimits, started: float) -> str | None:
+    """Carry out a parsed reply; returns the exit status when the trajectory ends here."""
+    if prompts.is_submit(step.command):
+        step.kind = "submit"
+        return "submitted"
+    remaining = limits.wall_clock_s - (time.monotonic() - started)
+    _execute(sb, step, limits, max(1.0, min(limits.command_timeout_s, remaining)))
+    if prompts.is_submit(step.command, step.output):  # e.g. `cd /testbed && echo MONKEYS_SWE_SUBMIT`
+        step.kind, step.observation = "submit", None
+        return "submitted"
+    return None
+
+
+def _redo(sb: Sandbox, prior: Sequence[Step], limits: AgentLimits) -> None:
+    """Rebuild a cut-short trajectory's files by re-running its commands (their replies are reused)."""
+    for old in prior:
+        if old.kind == "command" and old.command is not None:
+            sb.exec(old.command, timeout=limits.command_timeout_s, max_output_bytes=EXEC_OUTPUT_BYTES)
+
+
 def run_trajectory(sampler: Sampler, image: str, problem_statement: str, *,
                    limits: AgentLimits = AgentLimits(), seed: int = 0, problem_id: str = "issue",
                    index: int = 0, params: GenerationParams = GenerationParams(max_tokens=1024),
                    on_step: Callable[[Step], None] = lambda step: None,
                    exclude: Callable[[str], bool] = is_test_path, prior: Sequence[Step] = (),
                    gate: threading.Semaphore | None = None) -> TrajectoryResult:
-    """Run one attempt to its end. `prior`: steps of a cut-short run of this attempt, whose
-    replies are reused and whose commands are re-executed to rebuild the sandbox's files."""
+    """Run one attempt to its end. `prior`: the stored steps of a cut-short run of this attempt."""
     started = time.monotonic()
-    messages, steps, status, error = initial_messages(problem_statement), [], None, None
+    steps: list[Step] = list(prior)
+    messages = initial_messages(problem_statement) + Trajectory("", 0, None, [], steps).messages()
+    status = "submitted" if steps and steps[-1].kind == "submit" else None
+    error = None
     with Sandbox(image, limits=limits.sandbox) as sb:
-        base = sb.exec("git rev-parse HEAD", timeout=30).output.strip()  # the agent may commit
-        for old in prior:
-            if old.command is not None and old.kind == "command":
-                sb.exec(old.command, timeout=limits.command_timeout_s, max_output_bytes=EXEC_OUTPUT_BYTES)
-            steps.append(old)
-            messages.append({"role": "assistant", "content": old.reply})
-            if old.observation is not None:
-                messages.append({"role": "user", "content": old.observation})
-            status = "submitted" if old.kind == "submit" else None
-        while status is None and not (status := _limit_reached(limits, steps, started)):
+        head = sb.exec("git rev-parse HEAD", timeout=30)
+        base = head.output.strip() if head.exit_code == 0 else "HEAD"  # the agent may commit later
+        _redo(sb, prior, limits)
+        while status is None and (status := _limit_reached(limits, steps, started)) is None:
             step_seed = sample_seed(seed, "agent-step", len(steps))
             try:
                 sample = next_reply(sampler, messages, problem_id=problem_id, index=index, seed=step_seed,
@@ -128,25 +144,18 @@ def run_trajectory(sampler: Sampler, image: str, problem_statement: str, *,
                 status, error = "model_error", f"{type(exc).__name__}: {exc}"
                 break
             if sample is None:
-                status = "no_reply"
+                status = "no_reply"  # a replay source that has no more replies for this attempt
                 break
             step = Step(len(steps), "command", sample.text, model_s=sample.latency_s, seed=step_seed,
                         prompt_tokens=sample.prompt_tokens, completion_tokens=sample.completion_tokens)
             messages.append({"role": "assistant", "content": sample.text})
             try:
                 step.thought, step.command = prompts.parse_reply(sample.text)
+                status = _act(sb, step, limits, started)
             except prompts.FormatError as exc:
                 step.kind, step.observation = "format_error", str(exc)
-            if step.command is not None and prompts.is_submit(step.command):
-                step.kind, status = "submit", "submitted"
-            elif step.command is not None:
-                remaining = limits.wall_clock_s - (time.monotonic() - started)
-                try:
-                    _execute(sb, step, limits, max(1.0, min(limits.command_timeout_s, remaining)))
-                except Exception as exc:  # the container died under us: keep what exists
-                    status, error = "sandbox_error", f"{type(exc).__name__}: {exc}"
-                if prompts.is_submit(step.command, step.output):
-                    step.kind, step.observation, status = "submit", None, "submitted"
+            except Exception as exc:  # the container died under us: keep what exists
+                status, error = "sandbox_error", f"{type(exc).__name__}: {exc}"
             if step.observation is not None:
                 messages.append({"role": "user", "content": step.observation})
             steps.append(step)

@@ -13,6 +13,7 @@ dtype...) come from the model's `vllm:` entry in configs/models.yaml, then MONKE
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -126,6 +127,7 @@ class VLLMSampler:
         kwargs = {**engine_args(model_entry(self.model_name)), **engine_kwargs}
         self.llm = LLM(model=model_path, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self._ids = itertools.count()
 
     @classmethod
     def from_config(cls, config: Any) -> "VLLMSampler":
@@ -148,7 +150,7 @@ class VLLMSampler:
         engine = self.llm.llm_engine
         todo = deque(self._chunks(requests))
         inflight: dict[str, tuple[SampleRequest, tuple, tuple, float]] = {}
-        seqs, counter = 0, 0
+        seqs = 0
         try:
             while todo or inflight:
                 while todo and (not inflight or seqs + len(todo[0][1]) <= MAX_INFLIGHT_SEQS):
@@ -159,8 +161,7 @@ class VLLMSampler:
                         max_tokens=p.max_tokens, stop=list(p.stop) or None,
                         output_kind=RequestOutputKind.FINAL_ONLY,  # only finished requests come back
                     )
-                    rid = f"m{counter}"
-                    counter += 1
+                    rid = f"m{next(self._ids)}"  # unique across calls: aborted ids are never reused
                     engine.add_request(rid, self._prompt(req), params)
                     inflight[rid] = (req, indices, seeds, time.perf_counter())
                     seqs += len(indices)
@@ -182,5 +183,10 @@ class VLLMSampler:
                 engine.abort_request(list(inflight))
 
     def close(self) -> None:
-        llm, self.llm = self.llm, None
-        del llm
+        if self.llm is None:
+            return
+        # Stop the engine's worker processes now rather than whenever the LLM is collected.
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        self.llm = None

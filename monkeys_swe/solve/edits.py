@@ -15,6 +15,7 @@ reason, which the task stores as a "malformed" verdict.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from dataclasses import dataclass
@@ -188,22 +189,92 @@ def extract_diff(text: str) -> str | None:
     return body[: fence.start()] if fence else body
 
 
-def completion_to_patch(text: str, read: ReadFile) -> tuple[str, str]:
-    """(unified diff, edit format) for a completion; raises EditError when there is no usable edit."""
+_CODE_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S)
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _span(node: ast.AST) -> tuple[int, int]:
+    """0-based [start, end) lines of a def, decorators included."""
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+    return start, node.end_lineno
+
+
+def _reindent(lines: list[str], old: int, new: int) -> list[str]:
+    if new == old:
+        return lines
+    if new > old:
+        return [" " * (new - old) + ln if ln.strip() else ln for ln in lines]
+    cut = old - new
+    return [ln[cut:] if ln[:cut].strip() == "" else ln.lstrip() for ln in lines]
+
+
+def code_block_edits(text: str, read: ReadFile, paths: list[str]) -> dict[str, tuple[str | None, str]]:
+    """Whole functions or classes written out in code blocks replace the same-named definition
+    in the given files (the retrieved context), when exactly one definition has that name.
+    Small models answer this way far more often than with any edit syntax."""
+    blocks = _CODE_FENCE.findall(text) or [text]
+    files: dict[str, tuple[str | None, str]] = {}
+    for block in blocks:
+        try:
+            tree = ast.parse(block)
+        except (SyntaxError, ValueError):
+            continue
+        block_lines = block.splitlines(keepends=True)
+        for node in tree.body:
+            if not isinstance(node, _DEFS):
+                continue
+            matches = []
+            for path in paths:
+                if not path.endswith(".py"):
+                    continue
+                current = files[path][1] if path in files else read(path)
+                try:
+                    file_tree = ast.parse(current or "")
+                except (SyntaxError, ValueError):
+                    continue
+                matches += [(path, current, d) for d in ast.walk(file_tree)
+                            if isinstance(d, _DEFS) and d.name == node.name and type(d) is type(node)]
+            if len(matches) != 1:
+                continue
+            path, current, target = matches[0]
+            lines = current.splitlines(keepends=True)
+            start, end = _span(target)
+            b_start, b_end = _span(node)
+            new = _reindent(block_lines[b_start:b_end], node.col_offset, target.col_offset)
+            if new and not new[-1].endswith("\n"):
+                new[-1] += "\n"
+            original = files[path][0] if path in files else current
+            files[path] = (original, "".join(lines[:start] + new + lines[end:]))
+    if not files:
+        raise EditError("no SEARCH/REPLACE block or unified diff in the completion, and no code block "
+                        "that rewrites a function or class of the shown files")
+    for path, (before, after) in files.items():
+        _check_python(path, before, after)
+    return files
+
+
+def _diffs(files: dict[str, tuple[str | None, str]], what: str) -> str:
+    diffs = [file_diff(p, before, after) for p, (before, after) in sorted(files.items()) if before != after]
+    if not diffs:
+        raise EditError(f"the {what} change nothing")
+    return "".join(diffs)
+
+
+def completion_to_patch(text: str, read: ReadFile, context_files: list[str] = ()) -> tuple[str, str]:
+    """(unified diff, edit format) for a completion; raises EditError when there is no usable edit.
+    Formats, first found wins: SEARCH/REPLACE blocks, a unified diff, and (when `context_files`
+    are given) code blocks rewriting whole functions of those files."""
     if any(_SEARCH.match(line) for line in text.splitlines()):
-        blocks = parse_search_replace(text)
-        diffs = [file_diff(p, before, after)
-                 for p, (before, after) in sorted(apply_search_replace(blocks, read).items()) if before != after]
-        if not diffs:
-            raise EditError("the SEARCH/REPLACE blocks change nothing")
-        return "".join(diffs), "search_replace"
+        return _diffs(apply_search_replace(parse_search_replace(text), read), "SEARCH/REPLACE blocks"), "search_replace"
     diff = extract_diff(text)
-    if diff is None:
+    if diff is not None:
+        problems = patches.validate(diff)
+        if problems:
+            raise EditError(problems[0])
+        return diff, "diff"
+    if not context_files:
         raise EditError("no SEARCH/REPLACE block or unified diff in the completion")
-    problems = patches.validate(diff)
-    if problems:
-        raise EditError(problems[0])
-    return diff, "diff"
+    return _diffs(code_block_edits(text, read, list(context_files)), "code blocks"), "code_block"
 
 
 def diff_to_search_replace(diff: str) -> str:

@@ -24,7 +24,7 @@ MAX_LISTED = 60
 class Localizer:
     sampler: Sampler
     seed: int = 0
-    max_tokens: int = 128
+    max_tokens: int = 64  # three paths; a rambling answer is cut short
     k: int = 3
     log: dict[str, dict[str, Any]] = field(default_factory=dict)  # instance -> answer, files, tokens
 

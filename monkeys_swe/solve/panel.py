@@ -82,7 +82,8 @@ def _fmt_time(s: float) -> str:
 
 
 class SolvePanel:
-    """`update` is the runner's on_update; a no-op display when stderr is not a terminal."""
+    """`update` is the runner's on_update. Without a terminal (CI, a log file) it prints one plain
+    line whenever the counts change instead of redrawing a panel."""
 
     def __init__(self, title: str, run_dir: Path, target: int, models: list[str | None], console: Console | None = None,
                  refresh_s: float = 0.25):
@@ -90,6 +91,7 @@ class SolvePanel:
         self.console = console or Console(stderr=True)
         self.counts = SolveCounts(target=target)
         self._last = 0.0
+        self._printed: tuple = ()
         self.live = Live(self.render(), console=self.console, refresh_per_second=4, transient=False)
         self.enabled = self.console.is_terminal
 
@@ -99,8 +101,8 @@ class SolvePanel:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.refresh(force=True)
         if self.enabled:
-            self.refresh(force=True)
             self.live.stop()
 
     def update(self, stats: RunStats) -> None:
@@ -109,11 +111,19 @@ class SolvePanel:
 
     def refresh(self, force: bool = False) -> None:
         now = time.perf_counter()
-        if not self.enabled or (not force and now - self._last < self.refresh_s):
+        if not force and now - self._last < self.refresh_s:
             return
         self._last = now
-        read_counts(self.run_dir, self.counts)
-        self.live.update(self.render())
+        c = read_counts(self.run_dir, self.counts)
+        if self.enabled:
+            self.live.update(self.render())
+            return
+        state = (c.attempts, c.verified, c.applied, c.passing, c.resolved, c.unique)
+        if state != self._printed:
+            self._printed = state
+            self.console.print(f"[{_fmt_time(c.elapsed)}] attempts {c.attempts}/{c.target}, verified {c.verified}, "
+                               f"applied {c.applied}, passing {c.passing}, resolved {c.resolved}, "
+                               f"unique patches {c.unique}, tokens {c.completion_tokens}", highlight=False, soft_wrap=True)
 
     def render(self) -> Panel:
         c = self.counts

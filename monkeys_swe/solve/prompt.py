@@ -62,15 +62,29 @@ def localize_messages(repo: str, issue: str, files: list[str], k: int = 3) -> Me
 
 
 def parse_localization(text: str, files: list[str], k: int = 3) -> list[str]:
-    """The listed paths the answer names, in its order; a bare file name counts when unambiguous."""
+    """The listed paths the answer names, in its order. A bare file name counts when unambiguous,
+    and so does a dotted module path (`calc.ops.mean` -> calc/ops.py), which small models prefer."""
     by_name: dict[str, list[str]] = {}
     for f in files:
         by_name.setdefault(f.rsplit("/", 1)[-1], []).append(f)
     known, found = set(files), []
+
+    def resolve(token: str) -> str | None:
+        token = token.strip("./`")
+        if token in known:
+            return token
+        if len(by_name.get(token, [])) == 1:
+            return by_name[token][0]
+        parts = token.split(".")
+        for i in range(len(parts), 1, -1):  # longest module prefix that names a listed file
+            tail = "/".join(parts[:i]) + ".py"
+            hits = [f for f in files if f == tail or f.endswith("/" + tail)]
+            if len(hits) == 1:
+                return hits[0]
+        return None
+
     for token in re.findall(r"[\w./-]+\.\w+", text):
-        token = token.strip("./")
-        path = token if token in known else (by_name.get(token, [None, None])[0]
-                                             if len(by_name.get(token, [])) == 1 else None)
+        path = resolve(token)
         if path and path not in found:
             found.append(path)
     return found[:k]

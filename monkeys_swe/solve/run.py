@@ -21,6 +21,7 @@ from harness.instance import DataError, SWEInstance, load_instances
 from monkeys_swe.config import RunConfig, parse_config
 from monkeys_swe.errors import UserError
 from monkeys_swe.solve.panel import estimate_dollars
+from monkeys_swe.solve.select import select_patch
 from monkeys_swe.store import Store
 
 DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
@@ -131,7 +132,6 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
     from monkeys_swe.runner import Runner
     from monkeys_swe.samplers.base import make_sampler
     from monkeys_swe.solve.localize import Localizer
-    from monkeys_swe.solve.select import select_patch
     from monkeys_swe.tasks.swebench import SWEBenchTask
 
     inst = load_instance(req)
@@ -165,7 +165,7 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
             task.prepare(problems)
         except UserError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # docker build errors, a failed install command...
             raise UserError(f"cannot build the image for {inst.instance_id}: {type(exc).__name__}: "
                             f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
         image_s = time.perf_counter() - t0
@@ -189,10 +189,10 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
         "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),
         "localized": problems[0].data.get("localized"), "model": sampler.model_name,
         "models": [config.model, sampler.model_name],
-    }, select_patch)
+    })
 
 
-def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: dict[str, Any], select_patch) -> SolveResult:
+def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: dict[str, Any]) -> SolveResult:
     """Select, store per-attempt scores, save chosen.patch and solve.json."""
     store = Store(run_dir)
     try:

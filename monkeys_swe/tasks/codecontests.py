@@ -18,6 +18,7 @@ import re
 import textwrap
 from typing import Any, ClassVar
 
+from harness import lifecycle
 from monkeys_swe.errors import UserError
 from monkeys_swe.prompts import few_shot_messages
 from monkeys_swe.tasks.base import load_hf, read_records
@@ -145,6 +146,7 @@ class CodeContestsTask:
 
     def __init__(self, pool: ProgramPool | None = None, time_slack_s: float = TIME_SLACK_S):
         self._pool, self.time_slack_s = pool, time_slack_s
+        lifecycle.install_signal_handlers()  # the pool's containers start later, in verify threads
 
     @property
     def pool(self) -> ProgramPool:
@@ -218,8 +220,10 @@ class HumanEvalTask(CodeContestsTask):
         body = found[0] if found else completion
         if f"def {problem.data['entry_point']}" in body:
             body = "\n" + body  # a whole function: it redefines the prompt's stub
-        elif found:  # a fenced body lost its indentation to strip()
-            body = textwrap.indent(textwrap.dedent(body), "    ")
+        elif found:  # a fenced body: take it unstripped, indented as the function's body
+            first, _, rest = _FENCE.search(completion.strip()).group(1).partition("\n")
+            raw = rest if first.strip().lower() in _LANG_TAGS else f"{first}\n{rest}"
+            body = textwrap.indent(textwrap.dedent(raw.strip("\n")), "    ") + "\n"
         return (f"{problem.question}{body}\n\n{problem.data['test']}\n\n"
                 f"check({problem.data['entry_point']})\n")
 

@@ -127,7 +127,7 @@ class SWEBenchTask:
         if key not in self._patches:
             snapshot = self.snapshot(self.instance(problem))
             try:
-                self._patches[key] = completion_to_patch(completion, snapshot.read)
+                self._patches[key] = completion_to_patch(completion, snapshot.read, problem.data.get("context_files", []))
             except EditError as exc:
                 self._patches[key] = exc
         result = self._patches[key]

@@ -212,6 +212,9 @@ class ProgramPool:
 
     def __init__(self, size: int | None = None, image: str | None = None, limits: Limits = RUNNER_LIMITS):
         self.size, self.image, self.limits = size or default_workers(), image, limits
+        # Containers start in verify threads, where handlers cannot be installed: do it here
+        # (a no-op off the main thread) so SIGTERM/SIGINT still remove them.
+        lifecycle.install_signal_handlers()
         self._free: queue.Queue[RunnerSandbox] = queue.Queue()
         self._started = 0
         self._lock = threading.Lock()
