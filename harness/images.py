@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import threading
+from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
@@ -52,7 +53,8 @@ LABEL {label}=1 {label}.kind=instance {label}.instance={instance_id}
 # shows only what a candidate changed.
 INSTALL = """\
 COPY ca.crt /tmp/monkeys-ca.crt
-RUN export PIP_CERT=/tmp/monkeys-ca.crt {scm}; set -ex; {commands}; rm -f /tmp/monkeys-ca.crt; \\
+RUN {{ [ ! -s /tmp/monkeys-ca.crt ] || export PIP_CERT=/tmp/monkeys-ca.crt; }}; {scm} set -ex; {commands}; \\
+    rm -f /tmp/monkeys-ca.crt; \\
     git ls-files --others --exclude-standard >> .git/info/exclude"""
 
 
@@ -104,7 +106,7 @@ def choose_base(spec: specs.Spec, client: docker.DockerClient, base_image: str |
 def dockerfile_for(instance: SWEInstance, spec: specs.Spec, base: str, scm_version: str | None) -> str:
     install = ""
     if spec.install:
-        scm = f"SETUPTOOLS_SCM_PRETEND_VERSION={shlex.quote(scm_version)}" if scm_version else ""
+        scm = f"export SETUPTOOLS_SCM_PRETEND_VERSION={shlex.quote(scm_version)};" if scm_version else ""
         install = INSTALL.format(scm=scm, commands="; ".join(spec.install))
     return DOCKERFILE.format(base=base, commit=instance.base_commit, install=install,
                              label=LABEL, instance_id=shlex.quote(instance.instance_id))
@@ -131,9 +133,8 @@ def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = Non
         if image_exists(client, tag) and not force:
             return tag
         files = {}
-        if spec.install:
-            with open(HOST_CA_BUNDLE, "rb") if os.path.exists(HOST_CA_BUNDLE) else open(os.devnull, "rb") as f:
-                files["ca.crt"] = f.read()
+        if spec.install:  # an empty file when the host has no bundle: pip keeps its own then
+            files["ca.crt"] = Path(HOST_CA_BUNDLE).read_bytes() if os.path.exists(HOST_CA_BUNDLE) else b""
         build_image(client, tag, dockerfile, files, extra_tar=repos.archive(source, instance.base_commit),
                     labels={LABEL: "1", f"{LABEL}.kind": "instance",
                             f"{LABEL}.instance": instance.instance_id})

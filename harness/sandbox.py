@@ -125,7 +125,7 @@ class Sandbox:
         (each must be valid UTF-8 without NUL and under 128 KiB, Linux's limit per argument)."""
         if self.container is None:
             raise SandboxError("sandbox is not started")
-        timeout = self.limits.timeout_s if timeout is None else timeout
+        timeout = max(0.01, self.limits.timeout_s if timeout is None else timeout)  # 0 = none to timeout(1)
         if stdin is not None:
             stdin_path = f"/tmp/.monkeys-stdin-{uuid.uuid4().hex}"
             self.put_file(stdin_path, stdin)

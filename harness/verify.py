@@ -1,8 +1,9 @@
 """Verdicts for candidate patches: one instance, any number of candidates, bounded concurrency.
 
-One attempt = a fresh sandbox from the instance image, one upload (patch, test_patch,
-script), one exec (apply with fallbacks, test_patch, test command), then grading of the
-log with swebench's code. Edits a candidate makes to test files are dropped before it is
+One attempt = a fresh sandbox from the instance image (started ahead by the pool), one
+exec that carries the patch and test_patch as arguments (an upload only for large ones) and
+runs apply-with-fallbacks, test_patch and the test command, then grading of the log with
+swebench's code. Edits a candidate makes to test files are dropped before it is
 applied. Identical candidates (after normalization) are verified once.
 """
 from __future__ import annotations

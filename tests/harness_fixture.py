@@ -8,8 +8,9 @@ The repository `monkeys/calc` has `calc/ops.py` whose `mean` divides by len + 1.
   SEARCH/REPLACE-style edits): divide by len(values).
 - test_patch adds tests/test_ops.py::test_mean and ::test_mean_single (FAIL_TO_PASS);
   tests/test_ops.py::test_add and ::test_add_negative already pass (PASS_TO_PASS).
-- No install step: pytest comes from the python base image (Debian's python3-pytest),
-  so the image builds without PyPI in about 2 s once the base exists.
+- No PyPI needed: pytest comes from the offline python base image (Debian's python3-pytest);
+  the install step pip-installs it only on bases without it (python:3.11-slim). The image
+  builds in about 3 s once the base exists.
 Commits use fixed dates and authors, so SHAs, and hence image tags, are the same on every
 run and the instance image is built once per machine.
 """
@@ -29,6 +30,8 @@ GOLD_EDIT = ("calc/ops.py", BUGGY, FIXED)
 FAIL_TO_PASS = ["tests/test_ops.py::test_mean", "tests/test_ops.py::test_mean_single"]
 PASS_TO_PASS = ["tests/test_ops.py::test_add", "tests/test_ops.py::test_add_negative"]
 TEST_CMD = "pytest -rA tests/test_ops.py"
+# The offline base has pytest; python:3.11-slim (used where a registry answers) has not.
+INSTALL = ["python -c 'import pytest' 2>/dev/null || python -m pip install pytest"]
 
 OPS = f'''"""Small arithmetic helpers."""
 
@@ -105,7 +108,8 @@ def make_fixture_instance(tmp_path: Path) -> tuple[SWEInstance, Path]:
     git(mirror, "clone", "-q", "--bare", str(work), "monkeys__calc.git")
     inst = SWEInstance(instance_id=INSTANCE_ID, repo=REPO, base_commit=base, patch=gold,
                        test_patch=test_patch, FAIL_TO_PASS=FAIL_TO_PASS, PASS_TO_PASS=PASS_TO_PASS,
-                       version="0.1", environment_setup_commit=base, install=[],
+                       version="0.1", environment_setup_commit=base,
+                       install=INSTALL,
                        problem_statement="calc.ops.mean returns the wrong value: mean([1, 2, 3, 4]) "
                                          "gives 2.0 instead of 2.5.",
                        created_at="2024-01-01T00:00:00Z")

@@ -135,6 +135,9 @@ def test_code_block_rewriting_a_function_becomes_a_patch(tmp_path):
     patch, fmt = completion_to_patch(answer, CODE_FILES.get, ["calc/ops.py", "shop/cart.py"])
     assert fmt == "code_block"
     assert git_apply(tmp_path, CODE_FILES, patch)["calc/ops.py"] == OPS.replace("(len(values) + 1)", "len(values)")
+    # SmolLM2's habit: the code, then a stray closing fence
+    unopened = "def mean(values):\n    return sum(values) / len(values)\n```\n"
+    assert completion_to_patch(unopened, CODE_FILES.get, ["calc/ops.py"])[1] == "code_block"
 
 
 def test_code_block_method_is_reindented_into_its_class(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from harness.instance import SWEInstance
 from harness.sandbox import Limits
 from harness.verify import Verifier
-from harness_fixture import GOLD_EDIT, OPS, TEST_CMD, git, gold_source, make_fixture_instance, make_patch
+from harness_fixture import GOLD_EDIT, INSTALL, OPS, TEST_CMD, git, gold_source, make_fixture_instance, make_patch
 
 pytestmark = pytest.mark.docker
 # Generous: this machine may be shared and loaded. Hostile loops get their own short limit.
@@ -132,7 +132,7 @@ def test_custom_local_repo_instance(calc, tmp_path):
     git(work, "apply", "issue.diff")
     (work / "issue.diff").unlink()
     git(work, "commit", "-qam", "tests for the mean bug")
-    custom = SWEInstance.from_local_repo(work, TEST_CMD, install=[])
+    custom = SWEInstance.from_local_repo(work, TEST_CMD, install=INSTALL)
     assert custom.grade_by_exit_code and custom.instance_id.startswith("local__proj-")
     with Verifier(custom, pool_size=1, limits=LIMITS) as v:
         assert v.verify(inst.patch).status == "resolved"

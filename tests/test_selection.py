@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
 from collections import defaultdict
 
@@ -83,6 +84,9 @@ def test_attempts_without_answers_never_win():
 
 
 # -- reward-model judges on the real embedded model ---------------------------------------------
+# llama.cpp's OpenMP threads sleep instead of spinning at barriers: on a busy shared machine spinning
+# made decoding 20-60x slower. Read when llama_cpp is first imported (no effect if it already was).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 @pytest.mark.model
 def test_llamacpp_judge_scores_a_run_and_adds_selection_curves(tmp_path):
     from monkeys_swe.reports import report_run

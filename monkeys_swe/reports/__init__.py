@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from rich.console import Console
 
+from monkeys_swe.errors import UserError
 from monkeys_swe.reports.summary import load_run, summarize
 from monkeys_swe.reports.terminal import print_run, runs_table
 
@@ -65,6 +66,8 @@ def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console:
 
     `labels` name the runs in legends and tables (default: model plus what differs between runs).
     """
+    if not run_dirs:
+        raise UserError("no runs to report")
     summaries = [report_run(d, console=None, extrapolate_to=extrapolate_to) for d in run_dirs]
     for s, label in zip(summaries, labels or []):
         s["label"] = label

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 
 Summary = dict[str, Any]
 _COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -31,14 +31,21 @@ def run_label(s: Summary, all_runs: Sequence[Summary]) -> str:
     return label
 
 
-def _finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str = "fraction of problems") -> Path:
+def _finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str = "fraction of problems",
+            xformat: Callable[[float], str] | None = None) -> Path:
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
     span = hi / max(lo, 1e-300)
-    if span < 100:  # a short log axis: label plain numbers (1, 2, 5...), not 2x10^0
+    if xformat is not None and span < 10:  # under a decade, log ticks would be 3.3x10^11, 3.4x10^11...
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_minor_locator(NullLocator())
+    elif span < 100:  # a short log axis: label plain numbers (1, 2, 5...), not 2x10^0
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=range(1, 10) if span < 12 else (1.0, 2.0, 5.0)))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    if lo >= 0.5 and hi < 1e6:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    if xformat is not None:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: xformat(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    elif lo >= 0.5 and hi < 1e6:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -115,4 +122,6 @@ def plot_compute(summaries: Sequence[Summary], path: Path, *, unit: str = "flops
             ax.plot(s[key], s["coverage"], "-o", ms=3, color=_COLORS[i % len(_COLORS)], label=run_label(s, summaries))
     ax.set_ylim(-0.02, 1.02)
     xlabel = f"{'inference FLOPs' if unit == 'flops' else 'USD'} for all problems at k samples each (log)"
-    return _finish(fig, ax, path, f"Coverage vs. {'compute' if unit == 'flops' else 'cost'}", xlabel, "coverage")
+    fmt = EngFormatter(places=1) if unit == "flops" else (lambda v: f"${v:.2g}")
+    return _finish(fig, ax, path, f"Coverage vs. {'compute' if unit == 'flops' else 'cost'}", xlabel, "coverage",
+                   xformat=(lambda v: fmt(v)) if unit == "flops" else fmt)

@@ -10,6 +10,11 @@ from typing import Any, ClassVar, Iterable, Iterator
 from monkeys_swe.errors import UserError
 from monkeys_swe.types import Sample, SampleRequest
 
+# llama.cpp's OpenMP workers spin while waiting by default. Sampling here shares the cores with
+# verification (Docker, sandboxes, math-verify); spinning threads then starve each other and
+# decoding slowed ~50x on a loaded 2-core machine. Passive waiting costs little when idle.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
 

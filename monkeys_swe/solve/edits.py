@@ -212,7 +212,7 @@ def code_block_edits(text: str, read: ReadFile, paths: list[str]) -> dict[str, t
     """Whole functions or classes written out in code blocks replace the same-named definition
     in the given files (the retrieved context), when exactly one definition has that name.
     Small models answer this way far more often than with any edit syntax."""
-    blocks = _CODE_FENCE.findall(text) or [text]
+    blocks = _CODE_FENCE.findall(text) or ["".join(ln for ln in text.splitlines(keepends=True) if not _FENCE.match(ln))]
     files: dict[str, tuple[str | None, str]] = {}
     for block in blocks:
         try:
