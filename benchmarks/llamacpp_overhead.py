@@ -72,12 +72,15 @@ def main() -> None:
         raw.append(run_raw(sampler.llm, requests))
         ours.append(run_ours(sampler, requests))
     best_raw, best_ours = min(raw), min(ours)
-    same = all(r[2] == o[2] for r, o in zip(raw, ours))
+    pairs = [(a, b) for r, o in zip(raw, ours) for a, b in zip(r[2], o[2])]
+    same = sum(a == b for a, b in pairs)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpus, {platform.platform()}")
     print(f"work: {args.prompts} prompts x {args.samples} samples x <= {args.max_tokens} tokens, {args.rounds} rounds")
     print(f"raw llama-cpp-python: {best_raw[0]:.2f} s, {best_raw[1]} tokens, {best_raw[1] / best_raw[0]:.1f} tok/s")
     print(f"llamacpp sampler:     {best_ours[0]:.2f} s, {best_ours[1]} tokens, {best_ours[1] / best_ours[0]:.1f} tok/s")
-    print(f"identical texts (same seeds): {same}")
+    # llama.cpp's numerics depend on whether the prompt was still in its KV cache, so the same
+    # seed can give another text after a different previous call; the token counts are what matter.
+    print(f"identical texts (same seeds): {same}/{len(pairs)}")
     overhead = best_ours[0] / best_raw[0] - 1
     print(f"overhead: {overhead * 100:+.1f}% (target <= 5%) -> {'OK' if overhead <= 0.05 else 'OVER'}")
     sampler.close()
