@@ -207,3 +207,25 @@ def test_agent_attempts_flow_through_the_run_loop_verification_dedupe_and_select
     assert counts["attempts"] == 4 and counts["prompt_tokens"] == 0  # replay: no tokens billed
     chosen = select_patch(sorted(verdicts.items()))
     assert chosen.patch_hash == verdicts[0].answer and chosen.votes == 2
+
+
+def test_solve_mode_agent_from_the_cli(tmp_path):
+    """`monkeys-swe solve --mode agent`: scripted trajectories become verified, selected attempts."""
+    inst, mirror = make_fixture_instance(tmp_path)
+    data = tmp_path / "instances.jsonl"
+    data.write_text(inst.model_dump_json() + "\n")
+    src = tmp_path / "scripted.json"
+    src.write_text(json.dumps([{"id": inst.instance_id, "samples": [GOLD_SCRIPT, NEVER_SUBMITS[:3]]}]))
+    args = ("solve", inst.instance_id, "--data", str(data), "--repo-mirror", str(mirror), "--mode", "agent",
+            "--agent-steps", "8", "--backend", "replay", "--replay-from", str(src), "--samples", "2",
+            "--runs-dir", str(tmp_path / "runs"))
+    proc = cli(*args, check=True)
+    [found] = list((tmp_path / "runs").glob("solve/*/*/solve.json"))
+    summary = json.loads(found.read_text())
+    assert summary["mode"] == "agent" and summary["attempts"] == 2
+    assert summary["statuses"] == {"resolved": 2}  # the never-submitting trajectory's sed fix counts too
+    assert summary["unique_patches"] == 1 and summary["docker_verifications"] == 1
+    assert "+    return sum(values) / len(values)" in (found.parent / "chosen.patch").read_text()
+    shown = cli("show", str(found.parent), "0", check=True).stdout
+    assert "MONKEYS_SWE_SUBMIT" in shown and "submitted" in shown
+    assert proc.returncode == 0

@@ -47,6 +47,9 @@ class SolveRequest:
     verify_workers: int = 2
     timeout_s: float = 1800.0
     base_image: str | None = None
+    mode: str = "oneshot"  # "agent": each attempt is a multi-step agent trajectory in its own sandbox
+    agent_steps: int = 30
+    command_timeout_s: float = 60.0
 
 
 @dataclass
@@ -101,6 +104,8 @@ def run_dir_root(req: SolveRequest, inst: SWEInstance, context_tokens: int) -> P
     key = {"instance": inst.instance_id, "commit": inst.base_commit, "context_tokens": context_tokens,
            "localize": req.localize, "regression": req.regression, "test_cmd": inst.test_cmd,
            "install": inst.install, "issue": hashlib.sha256(inst.problem_statement.encode()).hexdigest()}
+    if req.mode != "oneshot":  # keep one-shot and agent runs of the same options apart
+        key.update(mode=req.mode, agent_steps=req.agent_steps, command_timeout_s=req.command_timeout_s)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", inst.instance_id)[:80]
     return Path(req.run.get("runs_dir") or "runs") / "solve" / f"{slug}-{digest}"
@@ -152,6 +157,7 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
     task = SWEBenchTask([inst], repo_mirror=req.repo_mirror, context_tokens=context_tokens, localizer=localizer,
                         regression=req.regression, pool_size=req.verify_workers, log_dir=run_dir / "logs",
                         limits=limits, base_image=req.base_image)
+    attempt_sampler = sampler  # in agent mode, wrapped so each attempt is a whole trajectory
     try:
         store = Store(run_dir)
         problems = store.problems()
@@ -170,7 +176,14 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
                             f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
         image_s = time.perf_counter() - t0
         task.load = lambda data, limit: problems  # the runner stores exactly these (no second retrieval)
-        runner = Runner(config, task=task, sampler=sampler, stop_on_success=req.stop_on_success)
+        if req.mode == "agent":
+            from monkeys_swe.agent import AgentLimits, AgentSampler, swebench_targets
+
+            limits = AgentLimits(step_limit=req.agent_steps, command_timeout_s=req.command_timeout_s,
+                                 wall_clock_s=req.timeout_s)
+            attempt_sampler = AgentSampler(sampler, run_dir, swebench_targets(task, problems), limits=limits,
+                                           parallel=req.verify_workers)
+        runner = Runner(config, task=task, sampler=attempt_sampler, stop_on_success=req.stop_on_success)
         t0 = time.perf_counter()
         if panel_factory is not None:
             with panel_factory(run_dir, config) as panel:
@@ -182,12 +195,14 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
         loop_s = time.perf_counter() - t0
     finally:
         task.close()
+        if attempt_sampler is not sampler:
+            attempt_sampler.close()
         sampler.close()
     return finish(req, inst, run_dir, problems[0], {
         "docker_verifications": task.docker_verifications, "image_s": round(image_s, 2),
         "loop_s": round(loop_s, 2), "total_s": round(time.perf_counter() - started, 2),
         "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),
-        "localized": problems[0].data.get("localized"), "model": sampler.model_name,
+        "localized": problems[0].data.get("localized"), "model": sampler.model_name, "mode": req.mode,
         "models": [config.model, sampler.model_name],
     })
 
