@@ -58,6 +58,12 @@ def timed(fn) -> tuple[float, int]:
     return time.perf_counter() - start, tokens
 
 
+def alternate(rounds: int, a, b) -> tuple[tuple[float, int], tuple[float, int]]:
+    """Best of `rounds` for each side, run a, b, a, b...: a noisy machine hurts both alike."""
+    runs = [(timed(a), timed(b)) for _ in range(rounds)]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
 def report(label: str, a: tuple[float, int], b: tuple[float, int], what: str, target: str) -> None:
     ra, rb = a[1] / a[0], b[1] / b[0]
     print(f"  {label}: {a[1]} tok in {a[0]:.2f} s = {ra:.1f} tok/s  vs  {b[1]} tok in {b[0]:.2f} s = {rb:.1f} tok/s"
@@ -89,8 +95,7 @@ def bench_vllm(args) -> None:
         return sum(s.completion_tokens for s in sampler.generate(rs))
 
     raw(reqs[:1])  # warm-up
-    best_raw = min(timed(lambda: raw(reqs)) for _ in range(args.rounds))
-    best_ours = min(timed(lambda: ours(reqs)) for _ in range(args.rounds))
+    best_raw, best_ours = alternate(args.rounds, lambda: raw(reqs), lambda: ours(reqs))
     print(f"(a) {args.prompts} prompts x n={args.samples} x <= {args.max_tokens} tokens, best of {args.rounds}:")
     report("sampler vs raw LLM.generate", best_ours, best_raw, "speed ratio", "target >= 0.95")
 
@@ -153,8 +158,7 @@ def bench_openai(args) -> None:
             with ThreadPoolExecutor(args.concurrency) as pool:
                 return sum(pool.map(lambda c: call(*c), calls))
 
-        best_raw = min(timed(raw) for _ in range(args.rounds))
-        best_ours = min(timed(ours) for _ in range(args.rounds))
+        best_raw, best_ours = alternate(args.rounds, raw, ours)
         print(f"(a) {args.prompts} prompts x {args.samples} samples x <= {args.max_tokens} tokens, concurrency "
               f"{args.concurrency}, best of {args.rounds}:")
         report("sampler vs raw SDK calls", best_ours, best_raw, "speed ratio", "target >= 0.95")
