@@ -33,7 +33,11 @@ def test_same_seed_same_text_across_slots_and_processes(data_dir):
 
 def test_demo_end_to_end(tmp_path, data_dir):
     proc = cli("demo", "--problems", "2", "--samples", "2", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path, check=True)
-    assert "4 attempts" in proc.stdout and "4 verified" in proc.stdout
-    (run_dir,) = list((tmp_path / "runs").iterdir())
-    summary = json.loads((run_dir / "report" / "summary.json").read_text())
-    assert summary["problems"] == 2 and (run_dir / "report" / "coverage.png").stat().st_size > 5000
+    assert "4 attempts" in proc.stdout and "4 verified" in proc.stdout and "pass@k" in proc.stdout
+    (db,) = list((tmp_path / "runs").glob("*/run.db"))
+    summary = json.loads((db.parent / "report" / "summary.json").read_text())
+    assert (db.parent / "report" / "coverage.png").stat().st_size > 5000
+    # The demo takes the problems with the shortest reference solutions, keeping their test-set ids.
+    rows = [json.loads(line) for line in (data_dir / "gsm8k/test.jsonl").open()]
+    shortest = sorted(range(len(rows)), key=lambda i: (rows[i]["answer"].count("\n"), len(rows[i]["answer"]), i))[:2]
+    assert [p["id"] for p in summary["per_problem"]] == [f"gsm8k-{i}" for i in shortest]

@@ -62,8 +62,44 @@ def problems_table(s: Summary, max_rows: int = 20) -> Table:
     return t
 
 
+def run_overview(s: Summary) -> Table:
+    """One run as label/value rows: reads well at any terminal width."""
+    t = Table(title=f"Run {s['run_id']}", title_justify="left", show_header=False, box=None, padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("model", f"{s['model']} ({s['backend']}, temperature {s.get('temperature')})")
+    judged = "" if s["verified"] == s["attempts"] else f", {s['verified']} judged"
+    t.add_row("attempts", f"{s['attempts']} on {s['problems']} problems{judged}; {s.get('solved', 0)} problems solved")
+    t.add_row("tokens", f"{_num(s['prompt_tokens'])} prompt, {_num(s['completion_tokens'])} completion")
+    if s.get("flops") is not None or s.get("dollars") is not None:
+        usd = "" if s.get("dollars") is None else f", ${s['dollars']:.4g}"
+        t.add_row("compute", f"{_num(s.get('flops'))} FLOPs{usd}")
+    fit = s.get("fit") or {}
+    t.add_row("fit", f"log(coverage) = {fit['a']:.3g} * k^{fit['b']:.3g} (RMSE {fit['rmse']:.3f})" if fit.get("ok")
+              else f"none: {fit.get('error', 'not computed')}")
+    return t
+
+
+def coverage_table(s: Summary, max_rows: int = 12) -> Table:
+    """Coverage and each selection method at k (log-spaced k, thinned to max_rows)."""
+    ks = s["ks"]
+    rows = min(max_rows, len(ks))
+    picks = sorted({round(i * (len(ks) - 1) / max(rows - 1, 1)) for i in range(rows)})
+    t = Table(title="Coverage and selection by k", title_justify="left")
+    t.add_column("k", justify="right")
+    t.add_column("pass@k", justify="right", style="bold")
+    methods = [m for m in s.get("selection", {}) if len(s["selection"][m]) == len(ks)]
+    for m in methods:
+        t.add_column(m.replace("_", " "), justify="right")
+    for i in picks:
+        t.add_row(str(ks[i]), _pct(s["coverage"][i]), *(_pct(s["selection"][m][i]) for m in methods))
+    return t
+
+
 def print_run(console: Console, s: Summary, max_rows: int = 20) -> None:
-    console.print(runs_table([s], title=f"Run {s['run_id']}"))
+    console.print(run_overview(s))
+    if s.get("ks"):
+        console.print(coverage_table(s))
     console.print(problems_table(s, max_rows))
     if s.get("files"):
         console.print("wrote: " + ", ".join(str(p) for p in s["files"].values()))

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
 from monkeys_swe.errors import UserError
 from monkeys_swe.types import Sample, SampleRequest
-
-# llama.cpp's OpenMP workers spin while waiting by default. Sampling here shares the cores with
-# verification (Docker, sandboxes, math-verify); spinning threads then starve each other and
-# decoding slowed ~50x on a loaded 2-core machine. Passive waiting costs little when idle.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
@@ -41,7 +37,15 @@ def resolve_model_path(model: str | None) -> Path:
 class LlamaCppSampler:
     name: ClassVar[str] = "llamacpp"
 
-    def __init__(self, model: str | None = None, *, n_ctx: int = 4096, n_threads: int | None = None):
+    def __init__(self, model: str | None = None, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 share_cores: bool = False):
+        if share_cores and "llama_cpp" not in sys.modules:
+            # llama.cpp's OpenMP workers spin while they wait. When verification (Docker, sandboxes)
+            # runs on the same cores at the same time, spinning threads starve it and each other:
+            # decoding slowed ~50x on a busy 2-core machine. Passive waits avoid that, but cost
+            # ~2x when the cores are otherwise idle, so only tasks that verify concurrently ask.
+            # OpenMP reads this once, when the library loads.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -54,7 +58,10 @@ class LlamaCppSampler:
 
     @classmethod
     def from_config(cls, config: Any) -> "LlamaCppSampler":
-        return cls(config.model)
+        from monkeys_swe.registry import task_class
+
+        concurrent = bool(config.verify_workers or getattr(task_class(config.task), "verify_workers", 0))
+        return cls(config.model, share_cores=concurrent)
 
     def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
         # One call per slot with that slot's seed: llama.cpp in-process has no n>1, and this

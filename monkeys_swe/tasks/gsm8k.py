@@ -21,7 +21,8 @@ class GSM8KTask:
         for i, row in enumerate(rows):
             if limit is not None and len(problems) >= limit:
                 break
-            problems.append(Problem(id=f"gsm8k-{i}", question=row["question"], answer=extract_gsm8k_answer(row["answer"])))
+            pid = str(row.get("id") or f"gsm8k-{i}")
+            problems.append(Problem(id=pid, question=row["question"], answer=extract_gsm8k_answer(row["answer"])))
         return problems
 
     def messages(self, problem: Problem) -> Messages:
