@@ -25,3 +25,27 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 600, check: bool =
 def data_dir() -> Path:
     assert DATA.is_dir(), f"the shared datasets are expected at {DATA}"
     return DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_container_left_behind():
+    """After the whole suite (CLI subprocesses included), no container we labelled may remain."""
+    import time
+
+    import docker
+
+    from harness.docker_util import LABEL
+
+    client = docker.from_env()
+    before = {c["Id"] for c in client.api.containers(all=True, filters={"label": LABEL})}
+    yield
+    from monkeys_swe.verifiers.programs import close_shared_pool
+
+    close_shared_pool()  # the program runners live for the process; close them as exit would
+    deadline = time.time() + 30  # pools remove used containers in the background
+    while True:
+        left = [c for c in client.api.containers(all=True, filters={"label": LABEL}) if c["Id"] not in before]
+        if not left or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert not left, f"containers left behind: {[(c['Names'], c['Labels']) for c in left]}"

@@ -50,8 +50,13 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRI
 
 
 def kill_user_processes() -> None:
-    """SIGKILL every process of `nobody` (kill(-1) as that user reaches exactly those)."""
-    for _ in range(5):
+    """SIGKILL every process of `nobody` (kill(-1) as that user reaches exactly those).
+
+    Repeated, with growing pauses: a fork bomb forks between rounds, and killed processes take a
+    moment to leave /proc on a busy machine (up to about 3 s in all)."""
+    for attempt in range(20):
+        if attempt:
+            time.sleep(min(0.02 * attempt, 0.3))
         pid = os.fork()
         if pid == 0:
             try:
