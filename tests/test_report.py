@@ -50,7 +50,10 @@ def test_report_numbers_match_hand_computation(tmp_path):
     rows = {r["id"]: r for r in s["per_problem"]}
     assert rows["a"]["top_answer"] == "3" and rows["b"]["correct"] == 2 and rows["c"]["reference"] == "7"
     out = console.export_text()
-    assert "coverage@1" in out and "majority@N" in out and f"{100 * want[0]:.1f}%" in out
+    assert "pass@k" in out and "majority vote" in out
+    rows_by_k = {line.split()[1]: line for line in out.splitlines() if line.startswith("│ ") and line.split()[1].isdigit()}
+    assert f"{100 * want[0]:.1f}%" in rows_by_k["1"] and f"{100 * want[3]:.1f}%" in rows_by_k["4"]
+    assert f"{100 / 3:.1f}%" in rows_by_k["4"]  # majority vote at k = N
     files = {k: Path(v) for k, v in s["files"].items()}
     assert {"coverage", "selection", "fit", "summary"} <= set(files)
     for name in ("coverage", "selection", "fit"):
