@@ -196,28 +196,42 @@ def flops_for_run(store: Any) -> float:
     return sum(generation_flops(dims.params, dims.layers, dims.d_model, p, cs) for p, cs in _per_problem(store).values())
 
 
-def flops_at_k(store: Any, k: int) -> float:
-    """Expected FLOPs of drawing k samples per problem (prompt once, k average decodes):
-    the x axis of a compute-matched coverage plot."""
+def flops_at_ks(store: Any, ks: list[int]) -> list[float]:
+    """Expected FLOPs of drawing k samples per problem (prompt once, k average decodes), for
+    each k: the x axis of a compute-matched coverage plot. The store is read once for all ks."""
     model, names = _run_models(store)
     dims = model_dims(model, *names)
-    total = 0.0
+    prompt_total, mean_decode_total = 0.0, 0.0
     for p, cs in _per_problem(store).values():
-        mean_decode = sum(decode_flops(dims, p, c) for c in cs) / len(cs)
-        total += prompt_flops(dims, p) + k * mean_decode
-    return total
+        prompt_total += prompt_flops(dims, p)
+        mean_decode_total += sum(decode_flops(dims, p, c) for c in cs) / len(cs)
+    return [prompt_total + k * mean_decode_total for k in ks]
+
+
+def flops_at_k(store: Any, k: int) -> float:
+    return flops_at_ks(store, [k])[0]
 
 
 def dollars(prompt_tokens: int, completion_tokens: int, price: dict[str, float]) -> float:
     return (prompt_tokens * price["prompt_per_m"] + completion_tokens * price["completion_per_m"]) / 1e6
 
 
+def price_of(*models: str | None) -> dict[str, float] | None:
+    """The price configs/models.yaml lists for the first of these names it knows; None if none."""
+    for name in models:
+        entry = model_entry(name)
+        if entry and entry.get("price"):
+            return entry["price"]
+    return None
+
+
+def dollars_for_tokens(models: list[str | None], prompt_tokens: int, completion_tokens: int) -> float | None:
+    price = price_of(*models)
+    return None if price is None else dollars(prompt_tokens, completion_tokens, price)
+
+
 def dollars_for_run(store: Any) -> float | None:
     """Dollars at the model's listed price; None when configs/models.yaml lists no price for it."""
     model, names = _run_models(store)
-    for name in (model, *names):
-        entry = model_entry(name)
-        if entry and entry.get("price"):
-            counts = store.counts()
-            return dollars(counts["prompt_tokens"], counts["completion_tokens"], entry["price"])
-    return None
+    counts = store.counts()
+    return dollars_for_tokens([model, *names], counts["prompt_tokens"], counts["completion_tokens"])

@@ -72,30 +72,23 @@ def _cost(store: Store, ks: list[int]) -> dict[str, Any]:
     tokens (n: the run's mean attempts per problem), at the model's listed prices.
     """
     out: dict[str, Any] = {"flops": None, "dollars": None, "flops_at_k": None, "dollars_at_k": None, "cost_error": None}
-    try:
-        from monkeys_swe import cost
-    except ImportError:
-        return out
+    from monkeys_swe import cost
+
     counts = store.counts()
     if counts["attempts"] == 0:
         return out
     try:
         out["flops"] = float(cost.flops_for_run(store))
-        out["flops_at_k"] = [float(cost.flops_at_k(store, k)) for k in ks]
+        out["flops_at_k"] = [float(x) for x in cost.flops_at_ks(store, list(ks))]
     except Exception as exc:  # unknown model dimensions: the report leaves FLOPs out and says why
         out["cost_error"] = str(exc)
-    try:
-        total = cost.dollars_for_run(store)
-    except Exception:
-        total = None
-    if total is not None:
-        cfg = store.get_meta("config") or {}
-        entry = next((e for e in map(cost.model_entry, (cfg.get("model"), cfg.get("model_name"))) if e and e.get("price")), None)
-        out["dollars"] = float(total)
-        if entry:
-            mean_n = counts["attempts"] / max(counts["problems"], 1)
-            out["dollars_at_k"] = [float(cost.dollars(counts["prompt_tokens"], counts["completion_tokens"] * k / mean_n,
-                                                      entry["price"])) for k in ks]
+    cfg = store.get_meta("config") or {}
+    price = cost.price_of(cfg.get("model"), cfg.get("model_name"))
+    if price is not None:
+        out["dollars"] = cost.dollars(counts["prompt_tokens"], counts["completion_tokens"], price)
+        mean_n = counts["attempts"] / max(counts["problems"], 1)
+        out["dollars_at_k"] = [cost.dollars(counts["prompt_tokens"], counts["completion_tokens"] * k / mean_n, price)
+                               for k in ks]
     return out
 
 

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from monkeys_swe.cost import dollars_for_tokens
 from monkeys_swe.runner import RunStats
 from monkeys_swe.store import DB_NAME
 
@@ -62,19 +63,6 @@ def read_counts(run_dir: Path, counts: SolveCounts) -> SolveCounts:
     finally:
         con.close()
     return counts
-
-
-def estimate_dollars(models: list[str | None], prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Dollars at the price configs/models.yaml lists for the model; None when it lists none."""
-    try:
-        from monkeys_swe.cost import dollars, model_entry
-    except ImportError:
-        return None
-    for name in models:
-        entry = model_entry(name)
-        if entry and entry.get("price"):
-            return dollars(prompt_tokens, completion_tokens, entry["price"])
-    return None
 
 
 def _fmt_time(s: float) -> str:
@@ -130,7 +118,7 @@ class SolvePanel:
         grid = Table.grid(padding=(0, 2))
         for _ in range(4):
             grid.add_column()
-        dollars = estimate_dollars(self.models, c.prompt_tokens, c.completion_tokens)
+        dollars = dollars_for_tokens(self.models, c.prompt_tokens, c.completion_tokens)
         cost = f"${dollars:.4f}" if dollars is not None else "n/a (tokens only)"
         grid.add_row("attempts", f"{c.attempts}/{c.target}", "verified", str(c.verified))
         grid.add_row("applied", str(c.applied), "pass existing tests", str(c.passing))

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from harness.instance import DataError, SWEInstance, load_instances
 from monkeys_swe.config import RunConfig, parse_config
 from monkeys_swe.errors import UserError
-from monkeys_swe.solve.panel import estimate_dollars
+from monkeys_swe.cost import dollars_for_tokens
 from monkeys_swe.solve.select import select_patch
 from monkeys_swe.store import Store
 
@@ -218,7 +218,7 @@ def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: 
                 store.add_score(problem.id, i, "regression_pass", float(passed))
         selection = select_patch(rows, verifier_is_visible=inst.test_cmd is not None)
         summary = summarize(store, problem.id, selection, extra)
-        summary["dollars"] = estimate_dollars(summary.pop("models"), summary["prompt_tokens"], summary["completion_tokens"])
+        summary["dollars"] = dollars_for_tokens(summary.pop("models"), summary["prompt_tokens"], summary["completion_tokens"])
         store.set_meta("solve", summary)
     finally:
         store.close()
