@@ -5,7 +5,9 @@ Modules (import what you need; nothing heavy is imported here):
 - harness.patch     validate, normalize, patch_hash, touched_files, drop_files, is_test_path
 - harness.sandbox   Limits, Sandbox (one locked-down container), ExecResult, cleanup_all
 - harness.images    ensure_base_images, ensure_image, build_instance_image, list_images, prune
-- harness.verify    Verifier (.ensure_image, .verify, .verify_many, .run_tests), Verdict
+- harness.verify    Verifier (.ensure_image, .verify, .verify_many, .run_tests), PatchVerdict
+- harness.health    image validation before the first candidate (broken image -> `error`)
+- harness.runners   per-runner structured reports (JUnit, summaries) and test selection
 - harness.batch     verify_predictions (a SWE-bench predictions file -> report)
 See harness/README.md.
 """

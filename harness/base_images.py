@@ -1,4 +1,9 @@
-"""Offline base images: Debian bookworm from debootstrap, and a Python 3.11 layer on top.
+"""Offline base images: Debian from debootstrap, and a Python layer on top, one per suite.
+
+Debian's mirror serves bullseye (Python 3.9), bookworm (3.11) and trixie (3.13):
+`monkeys-swe/python:3.9`, `:3.11`, `:3.13`. `python_base_for(wanted)` maps the Python an
+instance wants to the nearest of these (`SUBSTITUTES`); the choice is recorded in the
+instance image's labels. Each base is built on first need (about 35-60 s of debootstrap).
 
 Machines without a registry cannot pull `python:3.11-slim`, but they can reach a Debian
 mirror. `debootstrap --variant=minbase` + `docker import` makes a base image from Debian
@@ -12,6 +17,7 @@ PyPI), git, patch, and coreutils' `timeout`.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -27,6 +33,13 @@ log = logging.getLogger(__name__)
 BASE_IMAGE = os.environ.get("MONKEYS_SWE_BASE_IMAGE", "monkeys-swe/base:bookworm")
 PYTHON_IMAGE = os.environ.get("MONKEYS_SWE_PYTHON_IMAGE", "monkeys-swe/python:3.11")
 DEBIAN_MIRROR = os.environ.get("MONKEYS_SWE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}  # Debian's python3 per suite
+# Wanted Python -> the offline one used. 3.5-3.8 code runs on 3.9 (which still has the
+# `collections` ABC aliases and the old `ast` nodes' deprecation shims that 3.10+ dropped);
+# 3.10 -> 3.9 for the same reason and because the pinned numpy/scipy of those specs have 3.9
+# wheels; 3.12 -> 3.13.
+SUBSTITUTES = {"2.7": "3.9", "3.5": "3.9", "3.6": "3.9", "3.7": "3.9", "3.8": "3.9", "3.9": "3.9",
+               "3.10": "3.9", "3.11": "3.11", "3.12": "3.13", "3.13": "3.13"}
 
 PYTHON_DOCKERFILE = f"""\
 FROM {{base}}
@@ -69,12 +82,41 @@ def debootstrap_base(tag: str = BASE_IMAGE, *, mirror: str = DEBIAN_MIRROR,
     return tag
 
 
-def ensure_base_images(client: docker.DockerClient | None = None) -> str:
-    """Return the Python base image tag, building the Debian base and Python layer if missing."""
+def python_base_for(wanted: str | None) -> str:
+    """The offline Python version used for `wanted` ("3.6" -> "3.9"); None -> 3.11."""
+    if not wanted:
+        return "3.11"
+    if wanted in SUBSTITUTES:
+        return SUBSTITUTES[wanted]
+    raise ValueError(f"no offline base for Python {wanted}; known: {', '.join(SUBSTITUTES)}")
+
+
+def python_image_tag(version: str) -> str:
+    return PYTHON_IMAGE if version == "3.11" else f"monkeys-swe/python:{version}"
+
+
+def ensure_python_base(version: str = "3.11", client: docker.DockerClient | None = None) -> str:
+    """The offline `monkeys-swe/python:<version>` image (version in SUITES), built if missing.
+    A file lock keeps two processes from debootstrapping the same suite at once."""
     client = client or get_client()
-    if image_exists(client, PYTHON_IMAGE):
-        return PYTHON_IMAGE
-    if not image_exists(client, BASE_IMAGE):
-        debootstrap_base(BASE_IMAGE, client=client)
-    build_image(client, PYTHON_IMAGE, PYTHON_DOCKERFILE.format(base=BASE_IMAGE), {})
-    return PYTHON_IMAGE
+    if version not in SUITES:
+        raise ValueError(f"no Debian suite with Python {version}; have {', '.join(SUITES)}")
+    tag = python_image_tag(version)
+    if image_exists(client, tag):
+        return tag
+    suite = SUITES[version]
+    base = BASE_IMAGE if suite == "bookworm" else f"monkeys-swe/base:{suite}"
+    with open(os.path.join(tempfile.gettempdir(), f"monkeys-swe-base-{suite}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image_exists(client, tag):
+            return tag
+        if not image_exists(client, base):
+            debootstrap_base(base, suite=suite, client=client)
+        build_image(client, tag, PYTHON_DOCKERFILE.format(base=base), {},
+                    labels={LABEL: "1", f"{LABEL}.kind": "base", f"{LABEL}.python": version})
+    return tag
+
+
+def ensure_base_images(client: docker.DockerClient | None = None) -> str:
+    """Return the default (Python 3.11) base image tag, building it if missing."""
+    return ensure_python_base("3.11", client)

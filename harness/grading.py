@@ -7,6 +7,8 @@ exit-code cross-check; `get_eval_tests_report` + `get_resolution_status` decide.
 """
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +19,7 @@ from swebench.harness.grading import get_eval_tests_report, get_logs_eval, get_r
 from swebench.harness.log_parsers import PARSER_REGISTRY
 from swebench.types import TestSpec
 
+from harness import runners
 from harness.instance import SWEInstance
 
 WORK = "/tmp/monkeys"
@@ -25,17 +28,26 @@ EXIT_APPLY_FAILED, EXIT_TEST_PATCH_FAILED = 81, 82
 APPLIED = ">>>>> Applied Patch with"
 TEST_TIMING = ">>>>> Test Command Clock:"
 _TIMING_RE = re.compile(rf"^{re.escape(TEST_TIMING)} ([0-9.]+) ([0-9.]+)$", re.M)
+CPU_MARK = ">>>>> Test Command CPU"
+# bash's `times`: the shell's user/sys line, then its children's: "0m1.250s 0m0.031s"
+_CPU_RE = re.compile(rf"^{re.escape(CPU_MARK)}\n[^\n]*\n(\d+)m([0-9.]+)s (\d+)m([0-9.]+)s$", re.M)
+REPORT_MARK = ">>>>> Runner Report:"
+_REPORT_RE = re.compile(rf"^{re.escape(REPORT_MARK)} ([A-Za-z0-9+/=]+)\n?", re.M)
 
 # Each fallback runs only if the previous one refused; none leaves a half-applied tree:
 # git apply is atomic, --3way is tried only when --check says it merges cleanly, and
-# patch(1) (fuzz, whitespace-insensitive context) does a dry run first.
+# patch(1) does a dry run first. patch runs as swebench 5.x runs it (`--batch --forward
+# --fuzz=5 -p1`): --forward refuses a patch that looks reversed, where --batch alone would
+# apply it in reverse (the inverse of the gold diff would pass, a hunk removing absent lines
+# would insert them).
+_PATCH = "patch --batch --forward --fuzz=5 -p1"
 _APPLY = f"""\
 if [ -s {PATCH_FILE} ]; then
   if git apply --whitespace=nowarn {PATCH_FILE}; then echo "{APPLIED} git-apply"
   elif git apply --whitespace=nowarn --3way --check {PATCH_FILE} >/dev/null 2>&1 \\
        && git apply --whitespace=nowarn --3way {PATCH_FILE}; then echo "{APPLIED} git-apply-3way"
-  elif patch --batch --fuzz=5 -l -p1 --dry-run -i {PATCH_FILE} >/dev/null \\
-       && patch --batch --fuzz=5 -l -p1 --no-backup-if-mismatch -i {PATCH_FILE}; then
+  elif {_PATCH} --dry-run -i {PATCH_FILE} \\
+       && {_PATCH} --no-backup-if-mismatch -i {PATCH_FILE}; then
     echo "{APPLIED} patch-fuzz"
   else echo "{APPLY_PATCH_FAIL}"; exit {EXIT_APPLY_FAILED}; fi
 fi
@@ -47,7 +59,33 @@ WRITE_ARGS = (f'mkdir -p {WORK} && printf %s "$1" > {PATCH_FILE} && printf %s "$
               ' || exit 1\n')
 
 
-def eval_script(test_cmd: str, *, apply_test_patch: bool) -> str:
+def official_eval_script(row_script: str, report_path: str | None = None) -> str:
+    """A swebench 5.x row's own eval.sh, run after our apply step, so that the verdict is the
+    official harness's: the row's script applies test_patch and runs its test command between
+    its markers. swebench's record_test_exit_code keeps the test command's exit status (the
+    script ends with a `git checkout`); the script exits with it, so grading sees the real one.
+    With `report_path`, the row's test command is instrumented like ours (harness.runners)."""
+    from swebench.harness.utils import parse_eval_script, record_test_exit_code
+
+    body = record_test_exit_code(parse_eval_script(row_script))
+    marks = [i for i, line in enumerate(body) if START_TEST_OUTPUT in line or END_TEST_OUTPUT in line]
+    tail = ["set +x"]
+    if report_path and len(marks) >= 2:
+        a, b = marks[0], marks[-1]
+        body = [*body[:a + 1], *(runners.instrument(line, report_path) for line in body[a + 1:b]), *body[b:]]
+        tail.append(f'[ -s {report_path} ] && echo "{REPORT_MARK} $(gzip -c {report_path} | base64 -w0)"')
+    return "\n".join(["#!/bin/bash", "set -uo pipefail", "cd /testbed", _APPLY, "set -x", *body, *tail,
+                      'exit "${SWEBENCH_TEST_EXIT_CODE:-1}"']) + "\n"
+
+
+def eval_script(test_cmd: str, *, apply_test_patch: bool, report_path: str | None = None,
+                row_script: str | None = None) -> str:
+    """The in-container script. With `report_path`, the runner is asked for its structured
+    report there (see harness.runners) and the script prints it, compressed, after the end
+    marker (REPORT line) so that it comes back with the log in the same exec. With
+    `row_script` (a swebench 5.x row's eval.sh), that script replaces test_patch + test_cmd."""
+    if row_script and apply_test_patch:
+        return official_eval_script(row_script, report_path)
     lines = ["#!/bin/bash", "set -uo pipefail", "cd /testbed",
              # swebench's prebuilt images keep the repo's environment in a conda env
              "if [ -f /opt/miniconda3/bin/activate ]; then source /opt/miniconda3/bin/activate"
@@ -56,11 +94,18 @@ def eval_script(test_cmd: str, *, apply_test_patch: bool) -> str:
     if apply_test_patch:
         lines.append(f'[ -s {TEST_PATCH_FILE} ] && {{ git apply --whitespace=nowarn {TEST_PATCH_FILE} || '
                      f'{{ echo "test_patch did not apply"; exit {EXIT_TEST_PATCH_FAILED}; }}; }}')
-    # The test command's own wall time (bash's clock, no subprocess), to tell it from overhead.
-    lines += [f'echo "{START_TEST_OUTPUT}"', "MONKEYS_T0=$EPOCHREALTIME", test_cmd,
-              "SWEBENCH_TEST_EXIT_CODE=$?", "MONKEYS_T1=$EPOCHREALTIME",
+    if report_path:
+        test_cmd = runners.instrument(test_cmd, report_path)
+        lines.append(f"rm -f {report_path}")
+    # The test command's own wall time (bash's clock, no subprocess), and the CPU time of
+    # the processes it ran (bash's `times`, before and after), to tell it from overhead.
+    lines += [f'echo "{CPU_MARK}"', "times", f'echo "{START_TEST_OUTPUT}"', "MONKEYS_T0=$EPOCHREALTIME",
+              test_cmd, "SWEBENCH_TEST_EXIT_CODE=$?", "MONKEYS_T1=$EPOCHREALTIME",
               f'echo "{END_TEST_OUTPUT}"', f'echo "{TEST_EXIT_CODE}: $SWEBENCH_TEST_EXIT_CODE"',
-              f'echo "{TEST_TIMING} $MONKEYS_T0 $MONKEYS_T1"', "exit $SWEBENCH_TEST_EXIT_CODE"]
+              f'echo "{TEST_TIMING} $MONKEYS_T0 $MONKEYS_T1"', f'echo "{CPU_MARK}"', "times"]
+    if report_path:
+        lines.append(f'[ -s {report_path} ] && echo "{REPORT_MARK} $(gzip -c {report_path} | base64 -w0)"')
+    lines.append("exit $SWEBENCH_TEST_EXIT_CODE")
     return "\n".join(lines) + "\n"
 
 
@@ -68,6 +113,59 @@ def test_command_seconds(log: str) -> float | None:
     """The test command's wall time, from the last clock line the script printed."""
     found = _TIMING_RE.findall(log)
     return round(float(found[-1][1]) - float(found[-1][0]), 3) if found else None
+
+
+def test_command_cpu_seconds(log: str) -> float | None:
+    """User + system CPU seconds of the test command's processes (all cores)."""
+    found = _CPU_RE.findall(log)
+    if len(found) < 2:
+        return None
+
+    def seconds(m: tuple) -> float:
+        return sum(int(m[i]) * 60 + float(m[i + 1]) for i in (0, 2))
+
+    return round(max(0.0, seconds(found[-1]) - seconds(found[-2])), 3)
+
+
+def split_report(log: str) -> tuple[str, bytes | None]:
+    """(the log without the REPORT line, the runner's report it carried, or None)."""
+    found = _REPORT_RE.findall(log)
+    if not found:
+        return log, None
+    try:
+        data = gzip.decompress(base64.b64decode(found[-1]))
+    except (ValueError, OSError, EOFError):
+        data = None
+    return _REPORT_RE.sub("", log), data
+
+
+def runner_check(log: str, junit: bytes | None, test_cmd: str, tests: dict[str, str],
+                 exit_code: int, parser: str | None = None) -> str | None:
+    """Why the parsed `tests` disagree with the runner's own report (None: they agree).
+    With `parser` (the repo's log parser), JUnit names are compared as that parser writes them."""
+    kind = runners.kind_of(test_cmd)
+    section = log.split(START_TEST_OUTPUT, 1)[-1].split(END_TEST_OUTPUT, 1)[0]
+    return runners.cross_check(tests, runners.read_report(kind, section, junit), exit_code, kind,
+                               parsed_name(parser))
+
+
+def parsed_name(parser: str | None):
+    """A function writing a JUnit test name as the log parser `parser` writes that test's id
+    (swebench's parsers rewrite some: `parse_log_pytest_options` shortens a parameter that is
+    a path to its last part), by reading a `PASSED <name>` line back through the parser itself.
+    None without a parser."""
+    if parser not in PARSER_REGISTRY:
+        return None
+    parse = PARSER_REGISTRY[parser]
+
+    def rewrite(name: str) -> str:
+        try:
+            found = list(parse(f"{TestStatus.PASSED.value} {name}", None))
+        except Exception:  # noqa: BLE001 - a parser that needs more context: keep the name
+            return name
+        return found[0] if len(found) == 1 else name
+
+    return rewrite
 
 
 @dataclass

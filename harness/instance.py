@@ -6,7 +6,6 @@ FAIL_TO_PASS / PASS_TO_PASS may be JSON-encoded strings. Optional overrides let 
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -17,6 +16,8 @@ from typing import Iterable
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from harness.records import RecordsError, read_json_records
 
 
 class DataError(ValueError):
@@ -45,6 +46,7 @@ class SWEInstance(BaseModel):
     log_parser: str | None = None  # a name in swebench's PARSER_REGISTRY
     python: str | None = None  # wanted Python version, e.g. "3.11"
     image: str | None = None  # a prebuilt image (swebench 5.x rows carry one)
+    eval_script: str | None = None  # swebench 5.x rows: the official eval.sh, run after our apply step
     repo_path: str | None = None  # local git repository to snapshot (custom instances)
 
     @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", "install", "test_files", mode="before")
@@ -79,20 +81,14 @@ class SWEInstance(BaseModel):
                    test_files=test_files)
 
 
+DEFAULT_DATASET = "princeton-nlp/SWE-bench_Lite"  # where instances come from when no --data is given
+
+
 def _read_rows(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        text = f.read()
-    if text.lstrip().startswith("["):
-        return json.loads(text)
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-    return rows
+    try:
+        return read_json_records(path)
+    except RecordsError as exc:
+        raise DataError(str(exc)) from exc
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

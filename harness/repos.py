@@ -9,10 +9,16 @@ into ~/.cache/monkeys-swe/mirrors/ (needs network).
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
+import re
 import subprocess
+import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 CACHE = Path(os.environ.get("MONKEYS_SWE_CACHE", "~/.cache/monkeys-swe")).expanduser()
 
 
@@ -65,12 +71,119 @@ def locate(repo: str, mirror_dir: str | os.PathLike | None, *, clone: bool = Tru
     return cached
 
 
-def archive(repo_path: Path, commit: str) -> bytes:
-    """The tree at `commit` as a tar stream (tracked files only)."""
+def archive(repo_path: Path, commit: str, *, mirror_dir: str | os.PathLike | None = None) -> bytes:
+    """The tree at `commit` as a tar stream (tracked files), submodules included when their
+    commits can be found (see `submodules`). Raises RepoError naming what is missing: the
+    commit, or the files whose objects the mirror lacks."""
     try:
-        return _git(repo_path, "archive", "--format=tar", commit, text=False)
+        _git(repo_path, "cat-file", "-e", f"{commit}^{{commit}}")
     except subprocess.CalledProcessError as exc:
         raise RepoError(f"commit {commit} not found in {repo_path}") from exc
+    try:
+        data = _git(repo_path, "archive", "--format=tar", commit, text=False)
+    except subprocess.CalledProcessError as exc:
+        raise RepoError(_missing_objects(repo_path, commit, exc)) from exc
+    subs = submodules(repo_path, commit, mirror_dir=mirror_dir)
+    found = [s for s in subs if s.source is not None]
+    for s in subs:
+        if s.source is None:
+            log.warning("%s@%s: submodule %s (%s @ %s) is not in the mirror directory; the tree is "
+                        "built without it", repo_path.name, commit[:12], s.path, s.url, s.commit[:12])
+    return _with_submodules(data, found) if found else data
+
+
+def _missing_objects(repo_path: Path, commit: str, exc: subprocess.CalledProcessError) -> str:
+    """Which files of `commit` the mirror lacks (partial clones, snapshots without big blobs)."""
+    stderr = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+    try:
+        listing = _git(repo_path, "ls-tree", "-r", "-z", commit)
+    except subprocess.CalledProcessError:
+        return (f"cannot archive {commit} from {repo_path}: the mirror lacks one of its tree objects "
+                f"({stderr[-1] if stderr else 'git archive failed'})")
+    blobs = {}
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            blobs.setdefault(parts[2], []).append(path)
+    checked = subprocess.run(["git", "--git-dir", str(git_dir(repo_path)), "cat-file", "--batch-check"],
+                             input="\n".join(blobs) + "\n", capture_output=True, text=True, timeout=300).stdout
+    missing = [blobs[line.split()[0]][0] for line in checked.splitlines() if line.endswith(" missing")]
+    if not missing:
+        return f"cannot archive {commit} from {repo_path}: {stderr[-1] if stderr else 'git archive failed'}"
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return (f"the mirror {repo_path} lacks the content of {missing[0]}{more} at {commit[:12]} "
+            f"(a partial or size-limited copy); fetch the full repository")
+
+
+@dataclass
+class Submodule:
+    path: str
+    commit: str
+    url: str
+    source: Path | None  # a local repository holding `commit`, None when none was found
+
+
+def submodules(repo_path: Path, commit: str, *, mirror_dir: str | os.PathLike | None = None) -> list[Submodule]:
+    """The commit's submodules (gitlinks named in .gitmodules), each with a local repository
+    holding its commit: the mirror's own `modules/<name>`, or the mirror directory's copy of
+    the submodule's repository (`owner__name.git` from its URL, as for `locate`)."""
+    try:
+        links = [line.split(None, 3) for line in _git(repo_path, "ls-tree", "-r", commit).splitlines()
+                 if line.startswith("160000 ")]
+    except subprocess.CalledProcessError:
+        return []
+    if not links:
+        return []
+    try:
+        config = _git(repo_path, "config", "--blob", f"{commit}:.gitmodules", "--list")
+    except subprocess.CalledProcessError:
+        config = ""
+    names, urls = {}, {}
+    for line in config.splitlines():
+        k, _, v = line.partition("=")
+        m = re.match(r"submodule\.(.+)\.(path|url)$", k)
+        if m:
+            (names if m.group(2) == "path" else urls)[m.group(1)] = v
+    by_path = {p: n for n, p in names.items()}
+    mirror_dir = Path(mirror_dir) if mirror_dir else Path(repo_path).parent
+    found = []
+    for _, _, sha, path in links:
+        name = by_path.get(path, path)
+        url = urls.get(name, "")
+        places = [git_dir(repo_path) / "modules" / name]
+        m = re.search(r"[:/]([^/:]+)/([^/]+?)(?:\.git)?/?$", url)
+        if m:
+            places += candidates(f"{m.group(1)}/{m.group(2)}", mirror_dir)
+        source = next((p for p in places if _is_repo(p) and _has_commit(p, sha)), None)
+        found.append(Submodule(path, sha, url, source))
+    return found
+
+
+def _has_commit(repo: Path, sha: str) -> bool:
+    try:
+        _git(repo, "cat-file", "-e", f"{sha}^{{commit}}")
+        return True
+    except subprocess.CalledProcessError:
+        return False
+
+
+def _with_submodules(data: bytes, subs: list[Submodule]) -> bytes:
+    """One tar: the superproject's members, then each submodule's tree under its path."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        streams = [(data, "")] + [(archive(s.source, s.commit), s.path.rstrip("/") + "/") for s in subs]
+        for stream, prefix in streams:
+            with tarfile.open(fileobj=io.BytesIO(stream), mode="r") as src:
+                for member in src:
+                    if prefix and member.name in ("pax_global_header",):
+                        continue
+                    fobj = src.extractfile(member) if member.isfile() else None
+                    member.name = prefix + member.name
+                    if member.islnk():
+                        member.linkname = prefix + member.linkname
+                    tar.addfile(member, fobj)
+    return out.getvalue()
 
 
 def describe(repo_path: Path, commit: str) -> str | None:

@@ -79,9 +79,9 @@ class Sandbox:
 
     def __init__(self, image: str, *, limits: Limits = Limits(), network: bool = False,
                  workdir: str = "/testbed", client: docker.DockerClient | None = None,
-                 labels: dict[str, str] | None = None):
+                 labels: dict[str, str] | None = None, tmpfs: dict[str, str] | None = None):
         self.image, self.limits, self.network, self.workdir = image, limits, network, workdir
-        lifecycle.install_signal_handlers()  # no-op off the main thread or when already done
+        self.tmpfs = tmpfs  # {path: mount options}: size-bounded scratch dirs
         self.client = client or get_client()
         self.labels = {LABEL: "1", **lifecycle.owner_labels(LABEL), **(labels or {})}
         self.container = None
@@ -92,7 +92,7 @@ class Sandbox:
         self.container = self.client.containers.create(
             self.image, entrypoint=["sleep", "infinity"], command=[], init=True, detach=True,
             working_dir=self.workdir, labels=self.labels,
-            network_mode="bridge" if self.network else "none",
+            network_mode="bridge" if self.network else "none", tmpfs=self.tmpfs,
             mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
             nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
             security_opt=["no-new-privileges"])

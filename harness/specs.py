@@ -1,52 +1,83 @@
-"""How to install and test an instance's repository: swebench's conventions, offline.
+"""How to install and test an instance's repository: swebench 4.1.0's spec table, offline.
 
-swebench 5.x (pinned for its grading and log parsers) no longer ships
-MAP_REPO_VERSION_TO_SPECS, and 4.x's environment builds need conda and GitHub downloads.
-So the per-repo test commands below are transcribed from swebench 4.x's specs, the
-directives (which test files to run) follow its `get_test_directives`, and installs are
-`pip install -e .` plus pins known to work on Python 3.11. An instance's own overrides
-(`install`, `test_cmd`, `log_parser`, `python`) always win.
+The table (`harness/env/specs_swebench_4_1_0.json`) is generated from the swebench 4.1.0
+wheel by `python -m harness.env.generate` (provenance inside); it gives per (repo, version)
+the Python, the requirements (read from the mirror at environment_setup_commit), conda
+packages as pip requirements, pip pins, pre-install edits, the install and the test command
+(which runs the environment's own `python -m pytest`). The directives (which test files to
+run) follow swebench's `get_test_directives`. An instance's own overrides (`install`,
+`test_cmd`, `log_parser`, `python`) always win over the table.
 """
 from __future__ import annotations
 
+import functools
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.instance import SWEInstance
 from harness.patch import is_test_path, touched_files
 
-_PYTEST = "pytest -rA"
-TEST_CMDS = {
-    "astropy/astropy": "pytest -rA -vv -o console_output_style=classic --tb=no",
-    "django/django": "./tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1",
-    "mwaskom/seaborn": "pytest --no-header -rA",
-    # swebench runs sphinx through `tox --current-env -epy39 -v --`, which ends in pytest -rA
-    "sphinx-doc/sphinx": _PYTEST,
-    "sympy/sympy": "PYTHONWARNINGS='ignore::UserWarning,ignore::SyntaxWarning' bin/test -C --verbose",
+TABLE = Path(__file__).parent / "env" / "specs_swebench_4_1_0.json"
+DEFAULT_TEST_CMD = "python -m pytest -rA"
+DEFAULT_INSTALL = "python -m pip install -e ."
+# Where the date rule (harness/env/script.py) is not enough, (repo, version) -> changes to
+# the table entry, each with the reason. Empty until a measured failure needs one.
+OVERRIDES: dict[tuple[str, str], dict] = {}
+# Debian packages a repo needs beyond the table's `apt` (swebench's conda images ship them).
+APT_EXTRA = {
+    # C extensions built by `pip install -e .`: a compiler and Python's headers.
+    "astropy/astropy": ("build-essential", "python3-dev"),
 }
 
-# (repo, version) -> extra pip pins. flask 2.3 was checked by hand on Debian's 3.11
-# (ENVIRONMENT.md): the instance's date pins; newer Werkzeug breaks its tests.
-PIP_PINS = {
-    ("pallets/flask", "2.3"): [
-        "Werkzeug==2.2.3", "Jinja2==3.1.2", "itsdangerous==2.1.2", "click==8.1.3",
-        "MarkupSafe==2.1.2", "blinker==1.6.2", "pytest==7.3.0", "pluggy==1.0.0",
-        "iniconfig==2.0.0", "packaging==23.0", "asgiref==3.6.0", "python-dotenv==1.0.0"],
-    # pytest tests itself: no second pytest from PyPI; its own deps at the instance's date.
-    ("pytest-dev/pytest", "8.0"): ["pluggy==1.2.0", "iniconfig==2.0.0", "packaging==23.1",
-                                   "attrs==23.1.0", "pygments==2.15.1"],
-    ("sympy/sympy", "1.12"): ["mpmath==1.3.0"],
-}
-PYTHON_VERSIONS = {("pallets/flask", "2.3"): "3.11"}
+
+@functools.lru_cache(maxsize=1)
+def table() -> dict:
+    return json.loads(TABLE.read_text())
+
+
+def table_entry(repo: str, version: str) -> dict | None:
+    entry = table()["specs"].get(repo, {}).get(version)
+    if entry is None:
+        return None
+    return {**entry, **OVERRIDES.get((repo, version), {})}
+
+
+def base_test_cmd(repo: str, version: str | None = None) -> str:
+    """The repo's test runner without directives (the table's; any version when None)."""
+    versions = table()["specs"].get(repo, {})
+    entry = versions.get(version) if version else None
+    entry = entry or (versions[max(versions)] if versions else None)
+    return (entry or {}).get("test_cmd") or DEFAULT_TEST_CMD
+
+
+# Kept for callers of the earlier module: repo -> test runner, and the default runner.
+_PYTEST = DEFAULT_TEST_CMD
+TEST_CMDS = {repo: base_test_cmd(repo) for repo in table()["specs"]}
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The environment layer's recipe, shared by every instance of a (repo, version)."""
+    requirements: dict | None = None  # {"kind": "requirements"|"environment.yml", "paths": [...]}
+    packages: tuple[str, ...] = ()  # pip requirements (swebench's conda packages)
+    pip_packages: tuple[str, ...] = ()  # swebench's pip pins
+    apt: tuple[str, ...] = ()  # Debian packages
+    pre_install: tuple[str, ...] = ()  # edits before the install (sed on setup.py, ...)
+    install: str | None = None  # the package's own install (run again per instance)
+    offline: tuple[str, ...] = ()  # what the offline translation changed
 
 
 @dataclass(frozen=True)
 class Spec:
-    install: tuple[str, ...]
+    install: tuple[str, ...]  # instance-layer commands, run in /testbed
     test_cmd: str  # full command, directives included
     log_parser: str
-    python: str | None
+    python: str | None  # the Python the instance wants
     test_files: tuple[str, ...]  # files whose candidate edits are discarded
+    env: EnvSpec = field(default_factory=EnvSpec)
+    source: str = "default"  # "swebench-4.1.0", "override" (the instance's own) or "default"
 
 
 def test_directives(instance: SWEInstance) -> list[str]:
@@ -62,16 +93,29 @@ def test_directives(instance: SWEInstance) -> list[str]:
 
 
 def resolve(instance: SWEInstance) -> Spec:
-    key = (instance.repo, instance.version)
+    entry = None if instance.repo_path else table_entry(instance.repo, instance.version)
+    env = EnvSpec()
+    if entry is not None:
+        env = EnvSpec(requirements=entry.get("requirements"), packages=tuple(entry.get("packages", [])),
+                      pip_packages=tuple(entry.get("pip_packages", [])),
+                      apt=tuple(entry.get("apt", [])) + APT_EXTRA.get(instance.repo, ()),
+                      pre_install=tuple(entry.get("pre_install", [])), install=entry.get("install"),
+                      offline=tuple(entry.get("offline", [])))
     if instance.install is not None:
-        install = tuple(instance.install)
+        install, source = tuple(instance.install), "override"
+        env = EnvSpec()  # the user's commands do it all, in the instance layer
+    elif entry is not None:
+        install, source = (*env.pre_install, env.install or DEFAULT_INSTALL), "swebench-4.1.0"
     else:
-        pins = PIP_PINS.get(key, ["pytest"])
-        install = ("python -m pip install -e . " + " ".join(pins),)
+        install, source = (DEFAULT_INSTALL,), "default"
     if instance.test_cmd is not None:
         test_cmd = instance.test_cmd
     else:
-        test_cmd = " ".join([TEST_CMDS.get(instance.repo, _PYTEST), *test_directives(instance)])
+        base = (entry or {}).get("test_cmd") or DEFAULT_TEST_CMD
+        test_cmd = " ".join([base, *test_directives(instance)])
+        setup = (entry or {}).get("eval_commands") or []
+        if setup:
+            test_cmd = "\n".join([*setup, test_cmd])
     parser = instance.log_parser
     if parser is None:
         from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY
@@ -81,8 +125,8 @@ def resolve(instance: SWEInstance) -> Spec:
     test_files = set(instance.test_files or [])
     if instance.test_patch:
         test_files |= set(touched_files(instance.test_patch))
-    return Spec(install, test_cmd, parser, instance.python or PYTHON_VERSIONS.get(key),
-                tuple(sorted(test_files)))
+    python = instance.python or (entry or {}).get("python")
+    return Spec(install, test_cmd, parser, python, tuple(sorted(test_files)), env, source)
 
 
 def is_protected(path: str, spec: Spec) -> bool:

@@ -5,6 +5,14 @@ exec that carries the patch and test_patch as arguments (an upload only for larg
 runs apply-with-fallbacks, test_patch and the test command, then grading of the log with
 swebench's code. Edits a candidate makes to test files are dropped before it is
 applied. Identical candidates (after normalization) are verified once.
+
+Honesty: before its first candidate, an image is validated (harness.health); on a broken
+image every verdict is `error`, never `not_resolved`. What the log parser read is
+cross-checked against the runner's own report (harness.runners); a mismatch is `error`.
+
+Fail-fast grading (default): the FAIL_TO_PASS tests run first, selected by id; if one fails
+the verdict is `not_resolved` at once (`decided_by="fail-fast"`), else the full official
+command runs and decides (`decided_by="full"`), so `resolved` always comes from the full run.
 """
 from __future__ import annotations
 
@@ -13,13 +21,16 @@ import logging
 import os
 import queue
 import tempfile
+import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from harness import images, lifecycle, patch as patches, specs
+from harness import health as healths, images, lifecycle, patch as patches, repos, runners, specs
+from harness import normalize, verdict_cache as verdict_caches
 from harness.docker_util import LABEL, get_client, tar_bytes
 from harness.instance import SWEInstance
 from harness.pool import SandboxPool
@@ -42,7 +53,7 @@ def _is_utf8(text: str) -> bool:
 
 
 @dataclass
-class Verdict:
+class PatchVerdict:
     status: str  # one of STATUSES
     resolved: bool = False
     tests: dict[str, str] = field(default_factory=dict)  # test id -> PASSED/FAILED/...
@@ -58,6 +69,12 @@ class Verdict:
     dropped_files: list[str] = field(default_factory=list)  # test-file edits discarded
     duplicate_of: int | None = None  # set by verify_many on duplicates
     phases: dict[str, float] = field(default_factory=dict)  # acquire / upload / exec seconds
+    test_exit_code: int | None = None  # the test command's exit status
+    test_cpu_s: float | None = None  # CPU seconds (all cores) of the test command(s)
+    decided_by: str | None = None  # "fail-fast", "full", or "validation" (broken image)
+    stages: list[dict] = field(default_factory=list)  # per test run: stage, status, seconds, log
+    semantic_key: str = ""  # harness.normalize's key: candidates with one key share one verdict
+    cached: bool = False  # answered from the verdict cache (harness.verdict_cache): no test run
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -67,15 +84,22 @@ class Verifier:
     def __init__(self, instance: SWEInstance, *, repo_mirror: str | os.PathLike | None = None,
                  pool_size: int = 2, limits: Limits = DEFAULT_LIMITS, image: str | None = None,
                  base_image: str | None = None, log_dir: str | os.PathLike | None = None,
-                 use_prebuilt: bool = True, client=None):
+                 use_prebuilt: bool = True, client=None, fail_fast: bool = True,
+                 cache_dir: str | os.PathLike | None = None, verdict_cache=None):
         self.instance, self.limits, self.pool_size = instance, limits, max(1, pool_size)
         self.repo_mirror, self.base_image, self.use_prebuilt = repo_mirror, base_image, use_prebuilt
         self.spec = specs.resolve(instance)
         self.image = image
         self.log_dir = Path(log_dir or Path(tempfile.gettempdir()) / "monkeys-swe-logs") / instance.instance_id
         self.client = client or get_client()
+        self.fail_fast = fail_fast
+        self.health_store = healths.Store(Path(cache_dir or repos.CACHE) / "validations")
+        self._health: healths.Health | None = None
+        self._health_lock = threading.Lock()
         self._pool: SandboxPool | None = None
-        lifecycle.install_signal_handlers()
+        self.verdict_cache = verdict_caches.open_cache(verdict_cache)  # None: every verdict is computed
+        self._normalizer = normalize.for_instance(instance, repo_mirror, self.spec)  # no clone, no Docker
+        self._image_id: str | None = None
 
     # -- setup -----------------------------------------------------------------------
     def ensure_image(self) -> str:
@@ -105,46 +129,190 @@ class Verifier:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- image health ------------------------------------------------------------------
+    def fail_fast_command(self) -> str | None:
+        """The instance's FAIL_TO_PASS tests alone, with its runner (None: not selectable)."""
+        if self.instance.grade_by_exit_code:
+            return None
+        return runners.select(runners.kind_of(self.spec.test_cmd), self.spec.test_cmd,
+                              specs.test_directives(self.instance), self.instance.FAIL_TO_PASS)
+
+    def health(self) -> healths.Health:
+        """Validate the image (once: remembered per image id on disk); see harness.health."""
+        with self._health_lock:
+            if self._health is None:
+                image = self.ensure_image()
+                fast = self.fail_fast_command()
+                k = healths.key(self.client.images.get(image).id, self.instance.instance_id,
+                                self.spec.test_cmd, fast)
+                found = self.health_store.load(k)
+                self._health = found or self.health_store.save(k, self._validate(image, fast))
+            return self._health
+
+    def _validate(self, image: str, fast: str | None) -> healths.Health:
+        empty = self._attempt("", self.spec.test_cmd, by_exit_code=self.instance.grade_by_exit_code,
+                              stage="validation")
+        from harness import grading
+
+        kind = runners.kind_of(self.spec.test_cmd)
+        junit = healths.junit_beside(empty.log_path) if kind == "pytest" else None
+        h = healths.judge(self.instance, empty, image, runners.read_report(kind, "", junit) if junit else None,
+                          grading.parsed_name(self.spec.log_parser))
+        if not h.healthy or fast is None:
+            h.fail_fast_note = None if fast else ("graded by exit code" if self.instance.grade_by_exit_code
+                                                  else "FAIL_TO_PASS ids not selectable with this runner")
+            return h
+        if not self.instance.patch:
+            h.fail_fast_note = "no gold patch to check the FAIL_TO_PASS selection with"
+            return h
+        gold = self._attempt(self.instance.patch, fast, by_exit_code=False, stage="validation-fail-fast")
+        if gold.status == "timeout":
+            h.persist = False
+        if gold.status in ("not_resolved", "resolved") and gold.tests and not gold.fail_to_pass.get("failure"):
+            h.fail_fast_cmd = fast
+        else:
+            h.fail_fast_note = (f"the gold patch does not pass the FAIL_TO_PASS tests run alone "
+                                f"({gold.status}: {gold.error or gold.fail_to_pass.get('failure')}); "
+                                f"log {gold.log_path}")
+        return h
+
+    def _broken(self, h: healths.Health, patch_hash: str) -> PatchVerdict:
+        return PatchVerdict("error", patch_hash=patch_hash, log_path=h.log_path, decided_by="validation",
+                       error=f"broken environment, not judged: {h.reason} (image {h.image}; "
+                             f"validation log {h.log_path})")
+
+    # -- identity and the verdict cache -------------------------------------------------
+    def candidate_key(self, patch: str) -> str:
+        """The candidate's meaning-level key (harness.normalize), computed on the host."""
+        return self._normalizer.key(patch)
+
+    def _dropped(self, patch: str) -> list[str]:
+        try:
+            return patches.drop_files(patch, lambda p: specs.is_protected(p, self.spec))[1]
+        except patches.PatchError:
+            return []
+
+    def _share(self, verdict: PatchVerdict, first: int | None, patch: str, **changes) -> PatchVerdict:
+        """`verdict` for another candidate with the same key (its own hash and dropped files)."""
+        return dataclasses.replace(verdict, duplicate_of=first, patch_hash=patches.patch_hash(patch),
+                                   dropped_files=self._dropped(patch), **changes)
+
+    def _cache_fields(self, key: str) -> dict:
+        if self._image_id is None:
+            self._image_id = self.client.images.get(self.ensure_image()).id
+        return verdict_caches.verdict_fields(
+            instance=self.instance, spec=self.spec, image_id=self._image_id, limits=self.limits,
+            grading="fail-fast" if self.fail_fast else "full", fail_fast_cmd=self.fail_fast_command(),
+            candidate=key)
+
     # -- public ----------------------------------------------------------------------
-    def verify(self, patch: str) -> Verdict:
-        """SWE-bench's verdict for one candidate: FAIL_TO_PASS pass, PASS_TO_PASS kept."""
-        return self._attempt(patch, self.spec.test_cmd, apply_test_patch=True,
-                             by_exit_code=self.instance.grade_by_exit_code)
+    def verify(self, patch: str) -> PatchVerdict:
+        """SWE-bench's verdict for one candidate: FAIL_TO_PASS pass, PASS_TO_PASS kept.
+        With a verdict cache, a candidate judged before (same key, image, tests, mode, harness)
+        is answered from it (`cached=True`) and a new judgement is stored."""
+        start = time.monotonic()
+        key = self.candidate_key(patch)
+        fields = None if self.verdict_cache is None or key.startswith("raw:") else self._cache_fields(key)
+        if fields is not None:
+            hit = self.verdict_cache.get(verdict_caches.verdict_key(fields))
+            if hit is not None:
+                known = {f.name for f in dataclasses.fields(PatchVerdict)}
+                return self._share(PatchVerdict(**{k: v for k, v in hit.items() if k in known}), None, patch,
+                                   cached=True, semantic_key=key, phases={},
+                                   duration_s=round(time.monotonic() - start, 3))
+        verdict = self._verify(patch)
+        verdict.semantic_key = key
+        if fields is not None:
+            self.verdict_cache.put(verdict_caches.verdict_key(fields), fields, verdict.to_dict())
+        return verdict
 
-    def run_tests(self, patch: str, test_cmd: str, apply_test_patch: bool = False) -> Verdict:
+    def _verify(self, patch: str) -> PatchVerdict:
+        start = time.monotonic()
+        h = patches.patch_hash(patch)
+        problems = patches.validate(patch)
+        if problems:
+            return PatchVerdict("malformed", patch_hash=h, error="; ".join(problems)[:2000])
+        env = self.health()
+        if not env.healthy:
+            return self._broken(env, h)
+        stages = []
+        if self.fail_fast and env.fail_fast_cmd:
+            first = self._attempt(patch, env.fail_fast_cmd, by_exit_code=False, stage="fail-fast")
+            stages.append(first)
+            if self._fail_fast_decides(first):
+                return self._combine(first, stages, "fail-fast", start)
+        full = self._attempt(patch, self.spec.test_cmd, by_exit_code=self.instance.grade_by_exit_code,
+                             stage="full")
+        return self._combine(full, [*stages, full], "full", start)
+
+    @staticmethod
+    def _fail_fast_decides(v: PatchVerdict) -> bool:
+        """The FAIL_TO_PASS-only run settles the verdict: it could not apply, ran out of time,
+        or a FAIL_TO_PASS test failed (or the run reported nothing: the candidate broke it)."""
+        if v.status in ("apply_failed", "timeout", "malformed"):
+            return True
+        if v.status != "not_resolved":
+            return False  # errors and the (impossible) resolved go to the full run
+        return not v.tests or bool(v.fail_to_pass.get("failure"))
+
+    @staticmethod
+    def _combine(final: PatchVerdict, stages: list[PatchVerdict], decided_by: str, start: float) -> PatchVerdict:
+        final.decided_by = decided_by
+        if decided_by == "fail-fast" and final.pass_to_pass:  # decided before they ran
+            final.pass_to_pass = {"success": [], "failure": [], "not_run": final.pass_to_pass.get("failure", [])}
+        final.stages = [{"stage": s.decided_by, "status": s.status, "test_command_s": s.test_command_s,
+                         "test_cpu_s": s.test_cpu_s, "log_path": s.log_path} for s in stages]
+        if len(stages) > 1:
+            final.test_command_s = round(sum(s.test_command_s or 0 for s in stages), 3)
+            final.test_cpu_s = round(sum(s.test_cpu_s or 0 for s in stages), 3)
+            final.test_duration_s = round(sum(s.test_duration_s for s in stages), 3)
+            final.phases = {k: round(sum(s.phases.get(k, 0) for s in stages), 3) for k in final.phases}
+        final.duration_s = round(time.monotonic() - start, 3)
+        return final
+
+    def run_tests(self, patch: str, test_cmd: str, apply_test_patch: bool = False, *,
+                  test_patch: str | None = None, stage: str = "tests") -> PatchVerdict:
         """Does the candidate pass `test_cmd` (e.g. the repo's tests near the change)?
-        status "resolved" means the command exited 0; `tests` holds the parsed statuses."""
-        return self._attempt(patch, test_cmd, apply_test_patch=apply_test_patch, by_exit_code=True,
-                             log_suffix="-tests")
+        status "resolved" means the command exited 0; `tests` holds the parsed statuses.
+        `test_patch` (e.g. model-written reproduction tests) replaces the instance's, applied after
+        the candidate; `stage` names the log file."""
+        problems = patches.validate(patch)
+        if problems:
+            return PatchVerdict("malformed", patch_hash=patches.patch_hash(patch), error="; ".join(problems)[:2000])
+        return self._attempt(patch, test_cmd, apply_test_patch=apply_test_patch or test_patch is not None,
+                             by_exit_code=True, stage=stage, test_patch=test_patch)
 
-    def verify_many(self, candidates: Iterable[str]) -> Iterator[tuple[int, Verdict]]:
+    def verify_many(self, candidates: Iterable[str]) -> Iterator[tuple[int, PatchVerdict]]:
         """(index, verdict) for every candidate, in completion order, as soon as known.
-        Candidates with the same normalized patch are verified once; the later ones get a
-        copy with `duplicate_of` set to the first one's index."""
+        Candidates with the same key (harness.normalize: same code after dropping test-file
+        edits) are verified once; the later ones get a copy with `duplicate_of` set to the
+        first one's index (and their own `patch_hash` and `dropped_files`)."""
         done: queue.Queue = queue.Queue()
         groups: dict[str, list[int]] = {}
-        finished: dict[str, tuple[int, Verdict]] = {}
+        finished: dict[str, tuple[int, PatchVerdict]] = {}
+        texts: dict[int, str] = {}  # the waiting duplicates' own patches
         executor = ThreadPoolExecutor(self.pool_size, thread_name_prefix="verify")
         pending = 0
 
-        def emit(h: str, verdict: Verdict) -> Iterator[tuple[int, Verdict]]:
+        def emit(h: str, verdict: PatchVerdict) -> Iterator[tuple[int, PatchVerdict]]:
             first, *rest = groups.pop(h)
             finished[h] = (first, verdict)
             yield first, verdict
             for i in rest:
-                yield i, dataclasses.replace(verdict, duplicate_of=first)
+                yield i, self._share(verdict, first, texts.pop(i))
 
         try:
             for index, candidate in enumerate(candidates):
-                h = patches.patch_hash(candidate)
+                h = self.candidate_key(candidate)  # same meaning (harness.normalize): one verification
                 if h in finished:
-                    yield index, dataclasses.replace(finished[h][1], duplicate_of=finished[h][0])
+                    yield index, self._share(finished[h][1], finished[h][0], candidate)
                 elif h in groups:
                     groups[h].append(index)
+                    texts[index] = candidate
                 else:
                     groups[h] = [index]
                     pending += 1
-                    executor.submit(self._safe_verify, candidate, h).add_done_callback(
+                    executor.submit(self._safe_verify, candidate, patches.patch_hash(candidate)).add_done_callback(
                         lambda f, h=h: done.put((h, f.result())))
                 while not done.empty():
                     pending -= 1
@@ -156,37 +324,48 @@ class Verifier:
             executor.shutdown(wait=False, cancel_futures=True)
 
     # -- one attempt -----------------------------------------------------------------
-    def _safe_verify(self, patch: str, h: str) -> Verdict:
+    def _safe_verify(self, patch: str, h: str) -> PatchVerdict:
         try:
             return self.verify(patch)
         except Exception as exc:  # a verdict, never a crash of the whole batch
             if not lifecycle.shutting_down():  # after Ctrl-C, failing attempts are expected
                 log.exception("verification failed")
-            return Verdict("error", patch_hash=h, error=f"{type(exc).__name__}: {exc}")
+            return PatchVerdict("error", patch_hash=h, error=f"{type(exc).__name__}: {exc}")
 
-    def _attempt(self, patch: str, test_cmd: str, *, apply_test_patch: bool, by_exit_code: bool,
-                 log_suffix: str = "") -> Verdict:
+    def _attempt(self, patch: str, test_cmd: str, *, by_exit_code: bool, stage: str,
+                 apply_test_patch: bool = True, test_patch: str | None = None) -> PatchVerdict:
         start = time.monotonic()
         h = patches.patch_hash(patch)
-        problems = patches.validate(patch)
-        if problems:
-            return Verdict("malformed", patch_hash=h, error="; ".join(problems)[:2000])
         kept, dropped = patches.drop_files(patch, lambda p: specs.is_protected(p, self.spec))
-        result, phases = self._run(kept, test_cmd, apply_test_patch)
+        report_path = f"/tmp/monkeys-report-{uuid.uuid4().hex}.xml"  # per run: not guessable ahead
+        result, phases = self._run(kept, test_cmd, apply_test_patch, report_path, test_patch)
+        from harness import grading
+
+        output, junit = grading.split_report(result.output)
+        if stage in ("fail-fast", "validation-fail-fast"):
+            output = runners.selected_log(runners.kind_of(test_cmd), output)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{h}{log_suffix}.log"
-        log_path.write_text(result.output, encoding="utf-8", errors="replace")
-        verdict = self._judge(result, str(log_path), by_exit_code)
+        log_path = self.log_dir / f"{h}-{stage}.log"
+        log_path.write_text(output, encoding="utf-8", errors="replace")
+        if junit:
+            log_path.with_suffix(".junit.xml").write_bytes(junit)
+        else:  # not an earlier run's report (harness.health reads it beside the log)
+            log_path.with_suffix(".junit.xml").unlink(missing_ok=True)
+        verdict = self._judge(result, output, junit, test_cmd, str(log_path), by_exit_code)
         verdict.patch_hash, verdict.dropped_files, verdict.phases = h, dropped, phases
+        verdict.decided_by = stage
         verdict.duration_s = round(time.monotonic() - start, 3)
         return verdict
 
-    def _run(self, patch: str, test_cmd: str, apply_test_patch: bool):
+    def _run(self, patch: str, test_cmd: str, apply_test_patch: bool, report_path: str,
+             test_patch: str | None = None):
         """One fresh sandbox, one upload, one exec. Returns (ExecResult, phase seconds)."""
         from harness import grading  # imports swebench (seconds): only once verification starts
 
-        texts = [patch, self.instance.test_patch]
-        script = grading.eval_script(test_cmd, apply_test_patch=apply_test_patch)
+        texts = [patch, self.instance.test_patch if test_patch is None else test_patch]
+        row_script = self.instance.eval_script if test_cmd == self.spec.test_cmd else None  # 5.x rows
+        script = grading.eval_script(test_cmd, apply_test_patch=apply_test_patch, report_path=report_path,
+                                     row_script=row_script)
         # Small patches travel as exec arguments (no upload round trip); others as files.
         inline = all(len(t.encode("utf-8", "surrogateescape")) < ARG_LIMIT and "\0" not in t
                      and _is_utf8(t) for t in texts)
@@ -210,26 +389,39 @@ class Verifier:
         return result, {"acquire": round(t1 - t0, 3), "upload": round(t2 - t1, 3),
                         "exec": round(result.duration_s, 3)}
 
-    def _judge(self, result, log_path: str, by_exit_code: bool) -> Verdict:
+    def _judge(self, result, output: str, junit: bytes | None, test_cmd: str, log_path: str,
+               by_exit_code: bool) -> PatchVerdict:
         from harness import grading
 
-        verdict = Verdict("error", log_path=log_path, test_duration_s=round(result.duration_s, 3),
-                          test_command_s=grading.test_command_seconds(result.output))
-        for line in result.output.splitlines():
+        verdict = PatchVerdict("error", log_path=log_path, test_duration_s=round(result.duration_s, 3),
+                          test_command_s=grading.test_command_seconds(output),
+                          test_cpu_s=grading.test_command_cpu_seconds(output))
+        for line in output.splitlines():
             if line.startswith(grading.APPLIED):
                 verdict.apply_method = line[len(grading.APPLIED):].strip()
         if result.timed_out:
             verdict.status, verdict.error = "timeout", f"exceeded {self.limits.timeout_s:g} s"
-        elif result.exit_code == grading.EXIT_APPLY_FAILED and grading.APPLY_PATCH_FAIL in result.output:
-            verdict.status, verdict.error = "apply_failed", "git apply, git apply --3way and patch --fuzz refused it"
+        elif result.exit_code == grading.EXIT_APPLY_FAILED and grading.APPLY_PATCH_FAIL in output:
+            verdict.status, verdict.error = "apply_failed", "git apply, git apply --3way and patch refused it"
         elif result.exit_code == grading.EXIT_TEST_PATCH_FAILED:
             verdict.error = "the instance's test_patch did not apply"
-        elif grading.END_TEST_OUTPUT not in result.output:
+        elif grading.END_TEST_OUTPUT not in output:
             verdict.error = f"the eval script stopped early (exit {result.exit_code})"
         else:
+            verdict.test_exit_code = result.exit_code
             g = grading.grade(self.instance, self.spec.log_parser, log_path, result.exit_code,
                               by_exit_code=by_exit_code)
-            verdict.status = "resolved" if g.resolved else "not_resolved"
-            verdict.resolved, verdict.tests, verdict.error = g.resolved, g.tests, g.note
+            verdict.tests, verdict.error = g.tests, g.note
             verdict.fail_to_pass, verdict.pass_to_pass = g.fail_to_pass, g.pass_to_pass
+            # A printed fake can only aim at `resolved`: on a run graded otherwise a mismatch
+            # changes nothing (a crashed runner's partial report, the empty candidate's run).
+            mismatch = g.resolved and grading.runner_check(output, junit, test_cmd, g.tests, result.exit_code,
+                                                           self.spec.log_parser)
+            if mismatch:
+                verdict.error = f"test output does not match the runner's report: {mismatch}"
+            else:
+                verdict.status = "resolved" if g.resolved else "not_resolved"
+                verdict.resolved = g.resolved
+                if not g.tests and not by_exit_code:
+                    verdict.error = "the candidate's run reported no test results (it broke the test suite)"
         return verdict

@@ -15,7 +15,7 @@ from monkeys_swe.errors import UserError
 from monkeys_swe.types import GenerationParams
 
 # Fields that don't change what a run computes; they may differ between a run and its resume.
-_NOT_IDENTITY = {"concurrency", "verify_workers", "runs_dir", "api_key", "progress"}
+_NOT_IDENTITY = {"concurrency", "verify_workers", "runs_dir", "api_key", "progress", "retry_errors", "max_failed_requests"}
 
 
 class RunConfig(BaseModel):
@@ -23,7 +23,8 @@ class RunConfig(BaseModel):
 
     task: str
     data: str | None = Field(None, description="local data file; default: the task's Hugging Face dataset")
-    split: str | None = None
+    task_args: dict[str, Any] = Field(default_factory=dict, description="the task's settings (its constructor's "
+                                      "keyword arguments); all but its cosmetic ones are part of the run's identity")
     limit: int | None = Field(None, ge=1)
     samples: int = Field(8, ge=1)
     backend: str = "llamacpp"
@@ -38,27 +39,44 @@ class RunConfig(BaseModel):
     concurrency: int = Field(8, ge=1)
     verify_workers: int | None = Field(None, ge=1)
     runs_dir: str = "runs"
+    retry_errors: bool = Field(True, description="re-verify attempts whose verdict is an error")
+    max_failed_requests: int = Field(8, ge=0, description="sampler requests that may fail (after retries) before the run stops")
 
-    @field_validator("task")
+    @field_validator("task", "backend")
     @classmethod
-    def _known_task(cls, name: str) -> str:
-        from monkeys_swe.registry import TASKS
+    def _registered(cls, name: str, info) -> str:
+        from monkeys_swe.registry import SAMPLERS, TASKS
 
-        if name not in TASKS:
-            raise UserError(f"unknown task '{name}': choose one of {', '.join(sorted(TASKS))}")
-        return name
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, name: str) -> str:
-        from monkeys_swe.registry import SAMPLERS
-
-        if name not in SAMPLERS:
-            raise UserError(f"unknown backend '{name}': choose one of {', '.join(sorted(SAMPLERS))}")
+        table = TASKS if info.field_name == "task" else SAMPLERS
+        if name not in table:
+            raise UserError(f"unknown {info.field_name} '{name}': choose one of {', '.join(sorted(table))}")
         return name
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if k not in _NOT_IDENTITY}
+        """What the run computes: its directory is named after it, and a resume must match it."""
+        from monkeys_swe.registry import task_class
+
+        out = {k: v for k, v in self.model_dump().items() if k not in _NOT_IDENTITY}
+        cls = task_class(self.task)
+        cosmetic = cls.cosmetic_args if self.task_args else ()
+        args = {k: v for k, v in self.task_args.items() if k not in cosmetic}
+        if args:
+            out["task_args"] = args
+        else:
+            del out["task_args"]  # runs without settings keep the names they always had
+        settings = self._task_settings(cls)
+        if settings:  # what the task's verdicts depend on, defaults (even from the environment) included
+            out["task_settings"] = settings
+        return out
+
+    def _task_settings(self, cls: Any) -> dict[str, Any]:
+        from monkeys_swe.registry import make_task
+        from monkeys_swe.tasks.base import Task
+
+        if getattr(cls, "settings", Task.settings) is Task.settings:
+            return {}  # the task declares none: no need to build it
+        settings = make_task(self).settings()  # building a task starts nothing (pools, images: prepare())
+        return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
     def run_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]

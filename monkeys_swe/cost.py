@@ -9,14 +9,13 @@ closed form. The prompt is counted once per problem (its KV cache is shared by e
 with vLLM's n and prefix caching); each sample's decoded tokens are counted on their own.
 `params` is the total parameter count (active parameters for a mixture of experts).
 
-Dollars: $/M prompt tokens and $/M completion tokens from configs/models.yaml, applied to the
+Dollars: $/M prompt tokens and $/M completion tokens from monkeys_swe/configs/models.yaml, applied to the
 tokens the run recorded. Samplers record a request's prompt tokens once (on its first sample),
 so a request with n=k is charged for its prompt once, as APIs bill it.
 """
 from __future__ import annotations
 
 import json
-import os
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,8 +26,9 @@ from typing import Any, Sequence
 import yaml
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.settings import Settings
 
-MODELS_YAML = Path(__file__).resolve().parents[1] / "configs" / "models.yaml"
+MODELS_YAML = Path(__file__).resolve().parent / "configs" / "models.yaml"  # package data: wheels ship it
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,10 @@ def _table(path: str) -> dict[str, dict[str, Any]]:
 
 
 def model_entry(model: str | None) -> dict[str, Any] | None:
-    """The configs/models.yaml entry for a model name, alias, path or file stem (case-insensitive)."""
+    """The monkeys_swe/configs/models.yaml entry for a model name, alias, path or file stem (case-insensitive)."""
     if not model:
         return None
-    path = os.environ.get("MONKEYS_SWE_MODELS", str(MODELS_YAML))
+    path = Settings.from_env().models_yaml or str(MODELS_YAML)
     table = _table(path) if Path(path).is_file() else {}
     p = Path(model)
     for key in (model, p.name, p.stem):
@@ -157,7 +157,7 @@ def _head(path: Path, size: int = 64 << 20) -> bytes:
 
 
 def model_dims(model: str | None, *names: str | None) -> ModelDims:
-    """Dimensions from configs/models.yaml (by any of the names), else from the model's own files."""
+    """Dimensions from monkeys_swe/configs/models.yaml (by any of the names), else from the model's own files."""
     for name in (model, *names):
         entry = model_entry(name)
         if entry and all(entry.get(k) for k in ("params", "layers", "d_model")):
@@ -217,7 +217,7 @@ def dollars(prompt_tokens: int, completion_tokens: int, price: dict[str, float])
 
 
 def price_of(*models: str | None) -> dict[str, float] | None:
-    """The price configs/models.yaml lists for the first of these names it knows; None if none."""
+    """The price monkeys_swe/configs/models.yaml lists for the first of these names it knows; None if none."""
     for name in models:
         entry = model_entry(name)
         if entry and entry.get("price"):
@@ -231,7 +231,7 @@ def dollars_for_tokens(models: list[str | None], prompt_tokens: int, completion_
 
 
 def dollars_for_run(store: Any) -> float | None:
-    """Dollars at the model's listed price; None when configs/models.yaml lists no price for it."""
+    """Dollars at the model's listed price; None when monkeys_swe/configs/models.yaml lists no price for it."""
     model, names = _run_models(store)
     counts = store.counts()
     return dollars_for_tokens([model, *names], counts["prompt_tokens"], counts["completion_tokens"])

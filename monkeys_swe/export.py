@@ -9,8 +9,8 @@ from monkeys_swe.store import Store
 
 
 def monkey_business_records(store: Store) -> list[dict[str, Any]]:
-    """One record per problem: question, samples in slot order, gt_answer, is_corrects."""
-    verdicts = {(pid, idx): v for pid, idx, v in store.verdicts()}
+    """One record per problem: question, samples in slot order, gt_answer, is_corrects (None: not judged)."""
+    verdicts = {(pid, idx): v for pid, idx, v in store.verdicts() if not v.is_error}
     records = []
     for problem in store.problems():
         samples = store.samples(problem.id)

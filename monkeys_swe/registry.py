@@ -16,7 +16,7 @@ TASKS: dict[str, str] = {
     "humaneval": "monkeys_swe.tasks.codecontests:HumanEvalTask",
     "minif2f": "monkeys_swe.tasks.minif2f:MiniF2FTask",
     "minif2f-math": "monkeys_swe.tasks.minif2f:MiniF2FMathTask",
-    "swebench": "monkeys_swe.tasks.swebench:SWEBenchTask",
+    "swebench": "monkeys_swe.tasks.swebench.task:SWEBenchTask",
 }
 
 SAMPLERS: dict[str, str] = {
@@ -40,3 +40,22 @@ def task_class(name: str) -> Any:
 
 def sampler_class(name: str) -> Any:
     return _load("backend", SAMPLERS, name)
+
+
+def task_settings(name: str) -> set[str]:
+    """The settings (constructor keyword arguments) a task takes."""
+    import inspect
+
+    params = inspect.signature(task_class(name).__init__).parameters.values()
+    return {p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def make_task(config: Any) -> Any:
+    """The task a RunConfig names, built with its `task_args`; an unknown setting is a one-line error."""
+    cls = task_class(config.task)
+    args = dict(config.task_args or {})
+    unknown = sorted(set(args) - task_settings(config.task))
+    if unknown:
+        known = ", ".join(sorted(task_settings(config.task))) or "none"
+        raise UserError(f"task {config.task} has no setting {', '.join(unknown)} (its settings: {known})")
+    return cls(**args)

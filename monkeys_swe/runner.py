@@ -7,20 +7,26 @@ Only the loop's thread touches the store.
 """
 from __future__ import annotations
 
+import json
+import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from monkeys_swe.config import RunConfig
 from monkeys_swe.errors import UserError
-from monkeys_swe.registry import task_class
-from monkeys_swe.samplers.base import Sampler, make_sampler, sample_seed
+from monkeys_swe.executors import Executor, LocalExecutor
+from monkeys_swe.logs import run_log
+from monkeys_swe.registry import make_task
+from monkeys_swe.samplers.base import Sampler, sample_seed
 from monkeys_swe.store import Store
-from monkeys_swe.types import Problem, Sample, SampleRequest, Verdict
+from monkeys_swe.types import FailedSlot, Problem, Sample, SampleRequest, Verdict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,8 +34,11 @@ class RunStats:
     problems: int = 0
     target_attempts: int = 0
     attempts: int = 0
-    verified: int = 0
+    verified: int = 0  # real verdicts; errors are counted apart
     correct: int = 0
+    errors: int = 0  # attempts the verifier could not judge (re-verified on the next run)
+    failed_slots: int = 0  # slots the sampler could not fill this session (asked again on the next run)
+    failed_requests: int = 0
     completion_tokens: int = 0
     generated_this_session: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -40,49 +49,87 @@ class RunStats:
         return self.completion_tokens / max(time.perf_counter() - self.started, 1e-9)
 
 
-def open_run(config: RunConfig, task: Any, sampler_name: str) -> tuple[Store, list[Problem]]:
-    """Open (or create) the run directory for `config`; refuse a directory that holds another config."""
+def open_run(config: RunConfig, task: Any, problems: list[Problem] | None = None) -> tuple[Store, list[Problem]]:
+    """Open (or create) the run directory for `config`; refuse a directory that holds another config.
+
+    `problems`: use these instead of `task.load` (e.g. `solve`'s one instance); a resumed run keeps its own."""
     store = Store(config.run_dir())
-    identity = config.identity()
     stored = store.get_meta("config")
-    if stored is not None and {k: v for k, v in stored.items() if k != "model_name"} != identity:
+    if stored is not None and {k: v for k, v in stored.items() if k != "model_name"} != config.identity():
         store.close()
         raise UserError(f"{config.run_dir()} holds a run with a different config; use another --runs-dir")
-    store.set_meta("config", {**identity, "model_name": sampler_name})
-    problems = store.problems()
-    if not problems:
-        problems = task.load(config.data, config.limit)
-        if not problems:
+    store.set_meta("config", {**config.identity(), "model_name": (stored or {}).get("model_name")})
+    stored_problems = store.problems()
+    if not stored_problems:
+        try:
+            stored_problems = problems if problems is not None else task.load(config.data, config.limit)
+        except BaseException:
+            store.close()
+            raise
+        if not stored_problems:
+            store.close()
             raise UserError(f"task {config.task} loaded no problems from {config.data or 'its default dataset'}")
-        store.add_problems(problems)
-    return store, problems
+        store.add_problems(stored_problems)
+    return store, stored_problems
+
+
+def check_settings(store: Store, task: Any, config: RunConfig) -> None:
+    """A run is verified under one regime: refuse to resume it when the task's verdict settings changed."""
+    now = json.loads(json.dumps(task.settings(), sort_keys=True, default=str))
+    before = store.get_meta("task_settings")
+    if before is not None and before != now:
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        raise UserError(f"{config.run_dir()} was verified with other {config.task} settings ({', '.join(changed)}: "
+                        f"{before.get(changed[0])!r} then, {now.get(changed[0])!r} now); use another --runs-dir")
+    store.set_meta("task_settings", now)
 
 
 class Runner:
+    """One run: `prepare()` the task, sample and verify until every slot is filled, `close()` it.
+
+    The task is closed at the end even when it was passed in (closing twice is harmless)."""
+
     def __init__(
         self,
         config: RunConfig,
         *,
         task: Any = None,
         sampler: Sampler | None = None,
+        problems: list[Problem] | None = None,
         on_update: Callable[[RunStats], None] | None = None,
         stop_on_success: bool = False,
+        executor: Executor | None = None,
+        adaptive: bool = False,
     ):
         self.config = config
-        self.task = task if task is not None else task_class(config.task)()
+        self.task = task if task is not None else make_task(config)
         self._sampler = sampler
+        self.problems = problems
         self.on_update = on_update or (lambda stats: None)
         self.stop_on_success = stop_on_success
+        self.adaptive = adaptive  # stop sampling solved problems; their slots go to the rest (allocation.py)
+        self.executor = executor or LocalExecutor()  # where generation and verification run
         self.stats = RunStats()
 
     def run(self) -> Path:
-        sampler = self._sampler or make_sampler(self.config)
-        store, problems = open_run(self.config, self.task, sampler.model_name)
+        store, problems = open_run(self.config, self.task, self.problems)  # bad data fails before a model loads
+        sampler = None
         try:
-            self._loop(store, sampler, {p.id: p for p in problems})
+            with run_log(self.config.run_dir()):
+                log.info("run %s: %s x %d, backend %s", self.config.run_id(), self.config.task,
+                         self.config.samples, self.config.backend)
+                check_settings(store, self.task, self.config)
+                sampler = self._sampler or self.executor.sampler(self.config)
+                store.set_meta("config", {**self.config.identity(), "model_name": sampler.model_name})
+                self.executor.prepare(self.task, problems)
+                self._loop(store, sampler, {p.id: p for p in problems})
+                s = self.stats
+                log.info("attempts %d (%d new), verified %d, correct %d, errors %d, failed slots %d",
+                         s.attempts, s.generated_this_session, s.verified, s.correct, s.errors, s.failed_slots)
         finally:
             store.close()
-            if self._sampler is None:
+            self.task.close()
+            if self._sampler is None and sampler is not None:
                 sampler.close()
         return self.config.run_dir()
 
@@ -98,37 +145,56 @@ class Runner:
                 requests.append(SampleRequest(pid, self.task.messages(problem), missing, seeds, params, problem.question))
         return requests
 
+    def _rounds(self, store: Store, problems: dict[str, Problem], solved: set[str]) -> Any:
+        """Sampling in rounds that skip solved problems (monkeys_swe.allocation)."""
+        from monkeys_swe.allocation import Rounds
+
+        params = self.config.params(tuple(self.task.stop))
+        templates = {pid: SampleRequest(pid, self.task.messages(p), (), (), params, p.question)
+                     for pid, p in problems.items()}
+        return Rounds(templates, store.filled_indices(), self.config.samples, self.config.seed, solved,
+                      workers=self.config.verify_workers or self.task.verify_workers or 1,
+                      reallocate=self.adaptive)
+
+    def _verify_pool(self) -> Any:
+        """Where verifications run: None inline in the loop's thread, else a pool of workers."""
+        workers = self.config.verify_workers or self.task.verify_workers
+        return self.executor.verify_pool(self.task, self._safe_verify, workers) if workers else None
+
     def _loop(self, store: Store, sampler: Sampler, problems: dict[str, Problem]) -> None:
-        counts = store.counts()
-        s = self.stats
+        counts, s = store.counts(), self.stats
         s.problems, s.target_attempts = len(problems), len(problems) * self.config.samples
         s.attempts, s.verified, s.correct = counts["attempts"], counts["verified"], counts["correct"]
+        s.errors = 0 if self.config.retry_errors else counts["errors"]
         s.solved = {pid for pid, _, v in store.verdicts() if v.correct}
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         stop = threading.Event()
         if self.stop_on_success and s.solved:
             stop.set()
-
         requests = self._requests(store, problems)
+        rounds = self._rounds(store, problems, s.solved) if self.adaptive or self.stop_on_success else None
 
         def produce() -> None:
             try:
                 if not stop.is_set():
-                    for sample in sampler.generate(requests):
-                        events.put(("sample", sample))
+                    for item in (rounds.generate(sampler, stop) if rounds else sampler.generate(requests)):
+                        events.put(("failed" if isinstance(item, FailedSlot) else "sample", item))
                         if stop.is_set():
                             break
             except BaseException as exc:  # surfaced in the loop's thread
                 events.put(("error", exc))
             events.put(("done", None))
 
-        workers = self.config.verify_workers or getattr(self.task, "verify_workers", 0)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="verify") if workers else None
+        pool = self._verify_pool()
         inflight: dict[tuple[str, str], list[Sample]] = {}  # dedupe key -> attempts waiting on it
-        cache: dict[tuple[str, str], Verdict] = {}
+        cache: dict[tuple[str, str], Verdict] = {}  # real verdicts only: an error is never reused
 
-        def record(sample: Sample, verdict: Verdict) -> None:
+        def _record(sample: Sample, verdict: Verdict) -> None:
             store.add_verdict(sample.problem_id, sample.index, verdict)
+            if verdict.is_error:
+                s.errors += 1
+                log.warning("verifier error on %s#%d: %s", sample.problem_id, sample.index, verdict.detail.get("error"))
+                return
             s.verified += 1
             if verdict.correct:
                 s.correct += 1
@@ -136,42 +202,57 @@ class Runner:
                 if self.stop_on_success:
                     stop.set()
 
+        def record(sample: Sample, verdict: Verdict) -> None:
+            _record(sample, verdict)
+            if rounds is not None:  # after s.solved is updated: the next round skips a solved problem
+                rounds.settle(sample.problem_id, sample.index)
+
+        def decided(key: tuple[str, str], verdict: Verdict, waiting: list[Sample]) -> None:
+            if not verdict.is_error:
+                cache[key] = verdict
+            for sample in waiting:
+                record(sample, verdict)
+
         def verify(sample: Sample) -> None:
             problem = problems[sample.problem_id]
-            key = (sample.problem_id, self._dedupe_key(problem, sample.text))
+            key = (sample.problem_id, self.task.dedupe_key(problem, sample.text))
             if key in cache:
                 record(sample, cache[key])
             elif key in inflight:
                 inflight[key].append(sample)
             elif pool is None:
-                cache[key] = self._safe_verify(problem, sample.text)
-                record(sample, cache[key])
+                decided(key, self._safe_verify(problem, sample.text), [sample])
             else:
                 inflight[key] = [sample]
-                fut: Future = pool.submit(self._safe_verify, problem, sample.text)
+                fut: Future = pool.submit(problem, sample.text)
                 fut.add_done_callback(lambda f, key=key: events.put(("verdict", (key, f.result()))))
 
-        for sample in store.unverified():  # attempts a killed run stored but never judged
+        # attempts a killed run stored but never judged, and (unless turned off) error verdicts
+        for sample in store.unverified(errors=self.config.retry_errors):
             verify(sample)
         thread = threading.Thread(target=produce, name="sampler", daemon=True)
         thread.start()
-        producing, error = True, None
+        producing, error, last_failure = True, None, None
         try:
             while producing or inflight:
                 kind, payload = events.get()
-                if kind == "sample":
-                    if store.add_sample(payload):
-                        s.attempts += 1
-                        s.generated_this_session += 1
-                        s.completion_tokens += payload.completion_tokens
-                        verify(payload)
+                if kind == "sample" and store.add_sample(payload):
+                    s.attempts += 1
+                    s.generated_this_session += 1
+                    s.completion_tokens += payload.completion_tokens
+                    verify(payload)
+                elif kind == "sample" and rounds is not None:
+                    rounds.settle(payload.problem_id, payload.index)  # already stored: nothing to judge
+                elif kind == "failed":
+                    last_failure = self._failed(store, payload)
+                    if s.failed_requests > self.config.max_failed_requests:
+                        stop.set()
+                        error = UserError(f"stopped after {s.failed_requests} failed requests (more than "
+                                          f"--max-failed-requests {self.config.max_failed_requests}); last: {last_failure}")
                 elif kind == "verdict":
-                    key, verdict = payload
-                    cache[key] = verdict
-                    for waiting in inflight.pop(key):
-                        record(waiting, verdict)
+                    decided(payload[0], payload[1], inflight.pop(payload[0]))
                 elif kind == "error":
-                    error = payload
+                    error = error or payload
                 elif kind == "done":
                     producing = False
                 self.on_update(s)
@@ -181,18 +262,26 @@ class Runner:
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+        if error is None and last_failure is not None and s.generated_this_session == 0:
+            error = UserError(f"every request failed; last: {last_failure}")
         if error is not None:
             if isinstance(error, UserError):
                 raise error
             raise UserError(f"{self.config.backend} backend failed: {type(error).__name__}: {error}") from error
 
-    def _dedupe_key(self, problem: Problem, text: str) -> str:
-        key_fn = getattr(self.task, "dedupe_key", None)
-        return key_fn(problem, text) if key_fn else text.strip()
+    def _failed(self, store: Store, failed: FailedSlot) -> str:
+        """Record a request's unfilled slots: the next run asks for them again."""
+        for index in failed.indices:
+            store.add_failure(failed.problem_id, index, failed.error)
+        self.stats.failed_slots += len(failed.indices)
+        self.stats.failed_requests += 1
+        log.warning("slots %s of %s not filled: %s", list(failed.indices), failed.problem_id, failed.error)
+        return failed.error
 
     def _safe_verify(self, problem: Problem, text: str) -> Verdict:
-        """A verifier bug must not kill the run: it becomes an 'error' verdict with the message."""
+        """A verifier that raises must not kill the run: it becomes an `error` verdict with the traceback."""
         try:
             return self.task.verify(problem, text)
         except Exception as exc:
-            return Verdict(False, "error", None, {"error": f"{type(exc).__name__}: {exc}"})
+            log.warning("verifier raised on %s", problem.id, exc_info=True)
+            return Verdict.from_exception(exc)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from monkeys_swe.errors import UserError
-from monkeys_swe.types import Problem, Sample, Verdict
+from monkeys_swe.types import ERROR, Problem, Sample, Verdict
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +37,16 @@ CREATE TABLE IF NOT EXISTS scores (
     problem_id TEXT NOT NULL, idx INTEGER NOT NULL, scorer TEXT NOT NULL, score REAL NOT NULL,
     PRIMARY KEY (problem_id, idx, scorer)
 );
+CREATE TABLE IF NOT EXISTS failures (
+    problem_id TEXT NOT NULL, idx INTEGER NOT NULL, error TEXT NOT NULL, tries INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (problem_id, idx)
+);
 """
+# PRAGMA user_version of the database. 1: the first tables; 2: `failures` (slots a sampler could
+# not fill). A store written by a newer version is refused rather than misread.
+SCHEMA_VERSION = 2
+_ATTEMPT_COLS = "a.problem_id, a.idx, a.text, a.prompt_tokens, a.completion_tokens, a.seed, a.latency_s, a.finish_reason, a.meta"
 
 DB_NAME = "run.db"
 
@@ -50,9 +59,16 @@ class Store:
             raise UserError(f"no run at {self.run_dir} (expected {db})")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            raise UserError(f"{db} was written by a newer monkeys-swe (schema {version}, this one reads up to "
+                            f"{SCHEMA_VERSION}): upgrade monkeys-swe to read it")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        if version < SCHEMA_VERSION:
+            self.db.executescript(SCHEMA)  # CREATE IF NOT EXISTS: older stores gain the new tables
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -85,7 +101,20 @@ class Store:
             (s.problem_id, s.index, s.text, s.prompt_tokens, s.completion_tokens, s.seed,
              s.latency_s, s.finish_reason, json.dumps(s.meta, default=str), time.time()),
         )
+        if cur.rowcount == 1:
+            self.db.execute("DELETE FROM failures WHERE problem_id=? AND idx=?", (s.problem_id, s.index))
         return cur.rowcount == 1
+
+    def add_failure(self, problem_id: str, index: int, error: str) -> None:
+        """A slot the sampler could not fill this time; a rerun asks for it again (and clears this)."""
+        self.db.execute(
+            "INSERT INTO failures VALUES (?, ?, ?, 1, ?) ON CONFLICT (problem_id, idx) "
+            "DO UPDATE SET error=excluded.error, tries=tries+1, created_at=excluded.created_at",
+            (problem_id, index, error, time.time()),
+        )
+
+    def failures(self) -> dict[tuple[str, int], str]:
+        return {(p, i): e for p, i, e in self.db.execute("SELECT problem_id, idx, error FROM failures ORDER BY problem_id, idx")}
 
     def add_verdict(self, problem_id: str, index: int, v: Verdict) -> None:
         self.db.execute(
@@ -111,11 +140,13 @@ class Store:
         rows = self.db.execute(sql + " ORDER BY problem_id, idx", args).fetchall()
         return [Sample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8])) for r in rows]
 
-    def unverified(self) -> list[Sample]:
+    def unverified(self, *, errors: bool = True) -> list[Sample]:
+        """Attempts without a verdict (a killed run stored but never judged) and, with `errors`,
+        those whose verdict is an error: the verifier could not judge them, so judge them again."""
+        also = f" OR v.status = '{ERROR}'" if errors else ""
         rows = self.db.execute(
-            "SELECT a.problem_id, a.idx, a.text, a.prompt_tokens, a.completion_tokens, a.seed, a.latency_s, "
-            "a.finish_reason, a.meta FROM attempts a LEFT JOIN verdicts v "
-            "ON a.problem_id = v.problem_id AND a.idx = v.idx WHERE v.idx IS NULL ORDER BY a.problem_id, a.idx"
+            f"SELECT {_ATTEMPT_COLS} FROM attempts a LEFT JOIN verdicts v "
+            f"ON a.problem_id = v.problem_id AND a.idx = v.idx WHERE v.idx IS NULL{also} ORDER BY a.problem_id, a.idx"
         ).fetchall()
         return [Sample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8])) for r in rows]
 
@@ -134,8 +165,11 @@ class Store:
         return {
             "problems": q("SELECT COUNT(*) FROM problems").fetchone()[0],
             "attempts": q("SELECT COUNT(*) FROM attempts").fetchone()[0],
-            "verified": q("SELECT COUNT(*) FROM verdicts").fetchone()[0],
-            "correct": q("SELECT COUNT(*) FROM verdicts WHERE correct=1").fetchone()[0],
+            # judged: a real verdict; errors (the verifier could not judge) are counted apart
+            "verified": q(f"SELECT COUNT(*) FROM verdicts WHERE status != '{ERROR}'").fetchone()[0],
+            "errors": q(f"SELECT COUNT(*) FROM verdicts WHERE status = '{ERROR}'").fetchone()[0],
+            "failed_slots": q("SELECT COUNT(*) FROM failures").fetchone()[0],
+            "correct": q(f"SELECT COUNT(*) FROM verdicts WHERE correct=1 AND status != '{ERROR}'").fetchone()[0],
             "prompt_tokens": q("SELECT COALESCE(SUM(prompt_tokens),0) FROM attempts").fetchone()[0],
             "completion_tokens": q("SELECT COALESCE(SUM(completion_tokens),0) FROM attempts").fetchone()[0],
         }

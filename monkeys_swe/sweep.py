@@ -109,7 +109,7 @@ def is_complete(config: RunConfig) -> bool:
         store.close()
 
 
-def run_cell(cell: Cell, on_update: Callable | None = None) -> None:
+def run_cell(cell: Cell, on_update: Callable | None = None, executor: Any = None) -> None:
     """Run (or resume) one cell; its failure is recorded on the cell, never raised (Ctrl-C still stops)."""
     from monkeys_swe.reports import summarize_run
     from monkeys_swe.runner import Runner
@@ -118,7 +118,7 @@ def run_cell(cell: Cell, on_update: Callable | None = None) -> None:
         if is_complete(cell.config):
             cell.status = "skipped (complete)"
         else:
-            Runner(cell.config, on_update=on_update).run()
+            Runner(cell.config, on_update=on_update, executor=executor).run()
             cell.status = "done"
         cell.summary = summarize_run(cell.config.run_dir())
     except UserError as exc:

@@ -1,8 +1,13 @@
 """The nouns every part shares: problems, sampling requests, samples, verdicts."""
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
+
+# The one status that means "the verifier could not judge" (environment broken, checker missing,
+# an exception): never counted as right or wrong, kept with its traceback, re-verified on resume.
+ERROR = "error"
 
 Messages = list[dict[str, str]]  # OpenAI-style chat messages: [{"role": ..., "content": ...}]
 
@@ -61,6 +66,28 @@ class Verdict:
     """
 
     correct: bool
-    status: str  # "correct", "incorrect", "no_answer", or a task's own (e.g. "resolved", "apply_failed")
+    status: str  # "correct", "incorrect", "no_answer", ERROR, or a task's own (e.g. "resolved", "apply_failed")
     answer: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        """The verifier could not judge: not a wrong answer, left out of every n."""
+        return self.status == ERROR
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, answer: str | None = None) -> "Verdict":
+        """An `error` verdict that keeps the exception's message and traceback."""
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls(False, ERROR, answer, {"error": f"{type(exc).__name__}: {exc}", "traceback": tb[-8000:]})
+
+
+@dataclass(frozen=True)
+class FailedSlot:
+    """Sample slots one request could not fill (it failed after the client's own retries).
+
+    Samplers yield it in place of those Samples; the runner records each slot and a rerun asks again."""
+
+    problem_id: str
+    indices: tuple[int, ...]
+    error: str

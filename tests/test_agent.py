@@ -8,7 +8,7 @@ import pytest
 
 from monkeys_swe.agent import prompts
 from monkeys_swe.agent.loop import AgentLimits, _limit_reached, initial_messages
-from monkeys_swe.agent.trajectory import Step, TrajectoryStore
+from monkeys_swe.trajectories import Step, TrajectoryStore
 from monkeys_swe.samplers.replay import ReplaySampler
 from monkeys_swe.types import GenerationParams, SampleRequest
 

@@ -10,6 +10,7 @@ import pytest
 
 from harness.verify import Verifier
 from monkeys_swe.agent import AgentLimits, AgentSampler, AgentTarget, TrajectoryStore, run_trajectory
+from monkeys_swe.samplers.base import BaseSampler
 from monkeys_swe.samplers.replay import ReplaySampler
 from monkeys_swe.types import GenerationParams, SampleRequest
 from conftest import cli
@@ -56,7 +57,7 @@ def replay_source(tmp_path, inst, scripts):
     return ReplaySampler(src)
 
 
-class CountingSampler:
+class CountingSampler(BaseSampler):
     """A real sampler, watched: how many of its calls overlap (the model gate must bound this)."""
 
     def __init__(self, inner):

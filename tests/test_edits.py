@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.patch import patch_hash
-from monkeys_swe.solve.edits import (EditError, completion_to_patch, diff_to_search_replace, extract_diff,
+from monkeys_swe.tasks.swebench.edits import (EditError, completion_to_patch, diff_to_search_replace, extract_diff,
                                      parse_search_replace)
 
 OPS = '''def add(a, b):

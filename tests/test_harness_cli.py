@@ -44,6 +44,27 @@ def test_verify_predictions_writes_report(calc):
     entry = r["instances"][inst.instance_id]
     assert [a["status"] for a in entry["attempts"]] == ["resolved", "not_resolved", "resolved", "malformed"]
     assert entry["unique_patches"] == 3 and "resolved 1/1" in out.stdout
+    # every verdict was streamed beside the report as it was decided (duplicates included)
+    streamed = [json.loads(line) for line in report.with_suffix(".jsonl").read_text().splitlines()]
+    assert sorted(row["index"] for row in streamed) == [0, 1, 2, 3]
+    assert {row["index"]: row["status"] for row in streamed}[1] == "not_resolved"
+    assert r["unjudged"] == {} and r["grading"] == "fail-fast"
+
+
+def test_verify_exits_non_zero_when_instances_cannot_be_judged(calc, capsys):
+    inst, mirror, data, tmp = calc
+    broken = tmp / "broken.jsonl"  # same instance, a test command that collects nothing
+    broken.write_text(inst.model_copy(update={"test_cmd": "pytest -rA tests/test_ops.py -k nothing"})
+                      .model_dump_json(exclude_none=True) + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        run_in_process("verify", "--data", str(broken), "--repo-mirror", str(mirror), "--gold", "--full-grading",
+                       "--instance", inst.instance_id, "--report", str(tmp / "broken.json"))
+    assert exit_.value.code == 3
+    err = capsys.readouterr().err
+    assert f"not judged: {inst.instance_id}: broken environment: the test command reported no test results" in err
+    r = json.loads((tmp / "broken.json").read_text())
+    assert r["instances"][inst.instance_id]["statuses"] == {"error": 1} and r["grading"] == "full"
+    assert inst.instance_id in r["unjudged"]
 
 
 def run_in_process(*args: str) -> None:
@@ -99,6 +120,8 @@ def test_sigint_mid_verification_leaves_no_container(calc):
         proc.kill()
     assert proc.returncode == 130, err
     assert containers_of(proc.pid) == []
+    report = json.loads((tmp / "hung.json").read_text())  # written on interrupt, with what finished
+    assert report["interrupted"] and report["total_instances"] == 1
 
 
 def test_images_build_and_list(calc, capsys):

@@ -1,9 +1,11 @@
-"""pass@k and majority vote against brute force over every k-subset, on small random cases."""
+"""pass@k against exact arithmetic (fractions) and, with majority vote, against brute force over every k-subset."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections import Counter
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -40,6 +42,53 @@ def test_pass_at_k_equals_enumeration_on_random_cases():
         got = pass_at_k([n], [c], np.array(ks))[0]
         want = [brute_pass_at_k(n, c, k) for k in ks]
         np.testing.assert_allclose(got, want, atol=1e-12, err_msg=f"n={n} c={c}")
+
+
+def exact_pass_at_k(n: int, c: int, k: int) -> Fraction:
+    k = min(k, n)
+    return 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
+
+
+def _cases(seed: int, count: int) -> list[tuple[int, int, int]]:
+    rng = random.Random(seed)
+    cases = [(10000, 1, 1), (10000, 1, 9999), (10000, 9999, 1), (10000, 5000, 5000), (10000, 2, 3),
+             (9999, 1, 10000), (10000, 10000, 1), (10000, 0, 7), (1, 1, 1), (2, 1, 1)]
+    for _ in range(count):
+        n = rng.choice([rng.randint(1, 100), rng.randint(1, 10000), 10000])
+        c = rng.choice([rng.randint(0, min(n, 5)), rng.randint(0, n), n - rng.randint(0, min(n, 5))])
+        k = rng.choice([rng.randint(1, 10), rng.randint(1, n), int(10 ** rng.uniform(0, 4))])
+        cases.append((n, c, k))
+    return cases
+
+
+def test_pass_at_k_within_1e_12_of_exact_fractions():
+    # The issue's case: the lgamma form gave 1.0000000103e-4 for n=10000, c=1, k=1.
+    assert abs(pass_at_k([10000], [1], 1)[0] - 1e-4) <= 1e-16
+    cases = _cases(0, 300)
+    worst = 0.0
+    for n, c, k in cases:  # one problem at a time
+        exact = exact_pass_at_k(n, c, k)
+        got = float(pass_at_k([n], [c], k)[0])
+        if exact == 0:
+            assert got == 0.0, (n, c, k)
+            continue
+        worst = max(worst, abs(Fraction(got) - exact) / exact)
+    assert worst <= 1e-12, worst
+    # All problems at once (the vectorized path that reports use), every case's k for every problem.
+    ns, cs, ks = (np.array(x) for x in zip(*cases[:60]))
+    table = pass_at_k(ns, cs, ks)
+    for i, (n, c) in enumerate(zip(ns, cs)):
+        for j, k in enumerate(ks):
+            exact = exact_pass_at_k(int(n), int(c), int(k))
+            assert abs(Fraction(float(table[i, j])) - exact) <= 1e-12 * exact, (n, c, k)
+
+
+def test_coverage_curve_matches_exact_mean():
+    cases = _cases(1, 40)
+    ns, cs = [n for n, _, _ in cases], [c for _, c, _ in cases]
+    ks = [1, 2, 10, 100, 1000, 10000]
+    want = [float(sum(exact_pass_at_k(n, c, k) for n, c in zip(ns, cs)) / len(ns)) for k in ks]
+    np.testing.assert_allclose(coverage_curve(ns, cs, ks), want, rtol=1e-12, atol=0)
 
 
 def test_pass_at_k_vectorized_over_problems_matches_per_problem():

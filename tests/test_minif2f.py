@@ -112,15 +112,21 @@ def kimina_response(proof: str, theorem: str) -> dict:
     return {"error": None, "response": {"env": 0, "time": 1.25, "messages": [info]}}
 
 
+FAIL_NEXT = [0]  # the kimina server answers this many requests with HTTP 500 first
+
+
 @pytest.fixture
 def kimina_server():
     seen: list[dict] = []
+    FAIL_NEXT[0] = 0
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-            if self.path != "/verify" or "FAKE_CRASH" in body["codes"][0]["proof"]:
+            crash = FAIL_NEXT[0] > 0
+            FAIL_NEXT[0] -= crash
+            if self.path != "/verify" or "FAKE_CRASH" in body["codes"][0]["proof"] or crash:
                 self.send_response(500)
                 self.end_headers()
                 return

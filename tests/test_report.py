@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from monkeys_swe.imports import import_sample_sets
+from monkeys_swe.published import import_sample_sets
 from monkeys_swe.reports import report_run
 from monkeys_swe.store import Store
 from monkeys_swe.types import Problem, Sample, Verdict

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness_fixture import git
-from monkeys_swe.solve.prompt import parse_localization
-from monkeys_swe.solve.retrieval import CHUNK_LINES, RepoSnapshot, build_context, count_tokens, rank_files
+from monkeys_swe.tasks.swebench.prompt import parse_localization
+from monkeys_swe.tasks.swebench.retrieval import CHUNK_LINES, RepoSnapshot, build_context, count_tokens, rank_files
 from monkeys_swe.tasks.swebench import related_tests
 
 CART = '''"""Shopping cart."""

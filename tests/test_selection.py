@@ -90,7 +90,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 @pytest.mark.model
 def test_llamacpp_judge_scores_a_run_and_adds_selection_curves(tmp_path):
     from monkeys_swe.reports import report_run
-    from monkeys_swe.scorers import LlamaCppJudge, score_run
+    from monkeys_swe.judges import LlamaCppJudge, score_run
     from monkeys_swe.store import Store
     from tests.test_report import make_run
 
@@ -108,7 +108,7 @@ def test_llamacpp_judge_scores_a_run_and_adds_selection_curves(tmp_path):
 
 @pytest.mark.model
 def test_openai_judge_through_a_real_server():
-    from monkeys_swe.scorers import OpenAIJudge
+    from monkeys_swe.judges import OpenAIJudge
     from monkeys_swe.types import Problem
     from tests.llama_server import llama_server
 

@@ -73,8 +73,8 @@ BROKEN = "def slugify(text):\n    return text.lower().replace(' ', '_')\n"
 TEST = "from textutil import slugify\n\n\ndef test_slugify():\n    assert slugify('Hello World') == 'hello-world'\n"
 
 
-@pytest.mark.docker
-def test_solve_own_repo_applies_the_fix_and_the_test_passes(tmp_path):
+def make_slugify_repo(tmp_path: Path) -> tuple[Path, str]:
+    """A one-commit git repository whose test fails, and the issue that says why."""
     repo = tmp_path / "proj"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -83,6 +83,12 @@ def test_solve_own_repo_applies_the_fix_and_the_test_passes(tmp_path):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "slugify")
     issue = "slugify('Hello World') should give 'hello-world' (dashes), not 'hello_world'."
+    return repo, issue
+
+
+@pytest.mark.docker
+def test_solve_own_repo_applies_the_fix_and_the_test_passes(tmp_path):
+    repo, issue = make_slugify_repo(tmp_path)
     fix = sr("textutil.py", "    return text.lower().replace(' ', '_')\n", "    return text.lower().replace(' ', '-')\n")
     replay = tmp_path / "samples.json"  # matched by the issue text: a local repo's id is derived from its commit
     replay.write_text(json.dumps([{"question": issue, "samples": ["no idea", fix]}]))
@@ -100,6 +106,28 @@ def test_solve_own_repo_applies_the_fix_and_the_test_passes(tmp_path):
     assert (repo / "textutil.py").read_text() == BROKEN.replace("'_'", "'-'")
     after = subprocess.run([sys.executable, "-m", "pytest", "-q", "test_textutil.py"], cwd=repo, capture_output=True)
     assert after.returncode == 0, after.stdout
+
+
+@pytest.mark.docker
+def test_apply_refuses_a_patch_that_did_not_pass(tmp_path):
+    repo, issue = make_slugify_repo(tmp_path)
+    wrong = sr("textutil.py", "    return text.lower().replace(' ', '_')\n", "    return text.lower().replace(' ', '+')\n")
+    replay = tmp_path / "samples.json"
+    replay.write_text(json.dumps([{"question": issue, "samples": [wrong, "no idea"]}]))
+    args = ["solve", "--repo", str(repo), "--issue", issue, "--test", "python3 -m pytest -q test_textutil.py",
+            "--backend", "replay", "--replay-from", str(replay), "--samples", "2", "--apply",
+            "--runs-dir", str(tmp_path / "runs")]
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    (error,) = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]  # one line, after the panel
+    assert "no candidate passed `python3 -m pytest -q test_textutil.py`" in error and proc.stderr.endswith(error + "\n")
+    summary, run_dir = solve_json(tmp_path / "runs")
+    assert summary["statuses"] == {"not_resolved": 1, "malformed": 1} and (run_dir / "chosen.patch").exists()
+    assert (repo / "textutil.py").read_text() == BROKEN
+    assert git(repo, "status", "--porcelain").strip() == ""  # the working tree is exactly as it was
+    # forced: the same run (resumed, nothing sampled again) and the candidate is written
+    cli(*args, "--force-apply", cwd=tmp_path, check=True)
+    assert (repo / "textutil.py").read_text() == BROKEN.replace("'_'", "'+'")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -177,4 +205,4 @@ def test_panel_counts_from_the_live_store(tmp_path):
     priced.counts = c
     out2 = io.StringIO()
     Console(file=out2, width=100).print(priced.render())
-    assert "$0.0033" in out2.getvalue()  # 400 x $5/M + 86 x $15/M from configs/models.yaml
+    assert "$0.0033" in out2.getvalue()  # 400 x $5/M + 86 x $15/M from monkeys_swe/configs/models.yaml

@@ -178,3 +178,35 @@ def test_bad_sweep_configs_fail_in_one_line(tmp_path, body, message):
     cfg.write_text(body)
     proc = cli("sweep", str(cfg), cwd=tmp_path)
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.docker
+def test_no_container_outlives_its_cell(tmp_path, data_dir):
+    """HumanEval cells verify in runner containers; the runner closes its task after each cell."""
+    import gzip
+
+    import docker
+
+    from harness.docker_util import LABEL
+    from monkeys_swe.sweep import load_sweep, run_cell
+    from monkeys_swe.tasks.codecontests import HumanEvalTask
+
+    data = data_dir / "code" / "HumanEval.jsonl.gz"
+    problems = HumanEvalTask(pool=object()).load(str(data), 2)
+    rows = [json.loads(line) for line in gzip.open(data, "rt")][:2]
+    published = tmp_path / "published.json"
+    published.write_text(json.dumps([{"question": p.question, "samples": [p.question + r["canonical_solution"],
+                                                                          p.question + "    return None\n"]}
+                                     for p, r in zip(problems, rows)]))
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(f"out_dir: {tmp_path / 'sweep'}\nbase: {{data: {data}, limit: 2}}\n"
+                   f"grid:\n  task: humaneval\n  model: [{{backend: replay, replay_from: {published}}}]\n"
+                   "  samples: [1, 2]\n  temperature: [0.0]\n")
+    _, _, cells = load_sweep(cfg)
+    client = docker.from_env()
+    ours = {"label": [LABEL, f"{LABEL}.owner-pid={os.getpid()}"]}  # this process's containers only
+    for cell in cells:
+        run_cell(cell)
+        assert cell.status == "done", cell.error
+        assert cell.summary["attempts"] == 2 * cell.config.samples and cell.summary["correct_attempts"] == 2
+        assert client.api.containers(all=True, filters=ours) == [], f"containers left after {cell.name}"

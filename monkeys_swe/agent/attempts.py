@@ -13,6 +13,7 @@ trajectory cut short by a crash resumes from its stored steps.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 from harness.patch import is_test_path
 from monkeys_swe.agent.loop import AgentLimits, initial_messages, run_trajectory
-from monkeys_swe.agent.trajectory import Step, TrajectoryStore
-from monkeys_swe.samplers.base import Sampler
+from monkeys_swe.trajectories import Step, TrajectoryStore
+from monkeys_swe.samplers.base import BaseSampler, Sampler
 from monkeys_swe.types import GenerationParams, Sample, SampleRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class AgentTarget:
     exclude: Callable[[str], bool] = is_test_path  # paths left out of the candidate diff
 
 
-class AgentSampler:
+class AgentSampler(BaseSampler):
     name: ClassVar[str] = "agent"
 
     def __init__(self, inner: Sampler, run_dir: str | Path, target_for: Callable[[str], AgentTarget], *,
@@ -88,6 +91,9 @@ class AgentSampler:
             on_step=lambda step: (store.add_step(pid, index, step), self.on_step(pid, index, step)))
         detail = {"wall_s": round(result.wall_s, 3), "model_s": round(result.model_s, 3),
                   "error": result.error, "dropped_files": result.dropped_files}
+        if result.traceback:
+            detail["traceback"] = result.traceback[-8000:]
+            log.warning("trajectory %s#%d ended with %s: %s", pid, index, result.exit_status, result.error)
         store.finish(pid, index, result.exit_status, result.diff, detail)
         return _as_sample(pid, index, seed, result.diff, result.steps, result.exit_status, detail)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -19,9 +20,9 @@ from typing import Callable, Sequence
 from harness.patch import PatchError, drop_files, is_test_path
 from harness.sandbox import Limits, Sandbox
 from monkeys_swe.agent import prompts
-from monkeys_swe.agent.trajectory import Step, Trajectory
+from monkeys_swe.trajectories import Step, Trajectory
 from monkeys_swe.samplers.base import Sampler, sample_seed
-from monkeys_swe.types import GenerationParams, Messages, Sample, SampleRequest
+from monkeys_swe.types import GenerationParams, Messages, Sample
 
 EXEC_OUTPUT_BYTES = 1 << 20  # what the sandbox collects per command; the model sees far less
 
@@ -51,6 +52,7 @@ class TrajectoryResult:
     wall_s: float = 0.0
     error: str | None = None
     dropped_files: list[str] = field(default_factory=list)
+    traceback: str | None = None  # of the model or sandbox error that ended it (kept in the store)
 
     @property
     def tokens(self) -> int:
@@ -65,13 +67,8 @@ def initial_messages(problem_statement: str) -> Messages:
 def next_reply(sampler: Sampler, messages: Messages, *, problem_id: str, index: int, seed: int,
                params: GenerationParams, question: str = "", gate=None) -> Sample | None:
     """One completion of this conversation (None when a replay source has no reply for it)."""
-    request = SampleRequest(problem_id, [dict(m) for m in messages], (index,), (seed,), params, question)
     with gate or nullcontext():
-        replies = sampler.generate([request])
-        try:
-            return next(iter(replies), None)
-        finally:
-            getattr(replies, "close", lambda: None)()
+        return sampler.complete(messages, params, seed=seed, problem_id=problem_id, index=index, question=question)
 
 
 def _limit_reached(limits: AgentLimits, steps: list[Step], started: float) -> str | None:
@@ -130,7 +127,7 @@ def run_trajectory(sampler: Sampler, image: str, problem_statement: str, *,
     steps: list[Step] = list(prior)
     messages = initial_messages(problem_statement) + Trajectory("", 0, None, [], steps).messages()
     status = "submitted" if steps and steps[-1].kind == "submit" else None
-    error = None
+    error = tb = None
     with Sandbox(image, limits=limits.sandbox) as sb:
         head = sb.exec("git rev-parse HEAD", timeout=30)
         base = head.output.strip() if head.exit_code == 0 else "HEAD"  # the agent may commit later
@@ -141,7 +138,7 @@ def run_trajectory(sampler: Sampler, image: str, problem_statement: str, *,
                 sample = next_reply(sampler, messages, problem_id=problem_id, index=index, seed=step_seed,
                                     params=params, question=problem_statement, gate=gate)
             except Exception as exc:  # e.g. the conversation outgrew the model's context
-                status, error = "model_error", f"{type(exc).__name__}: {exc}"
+                status, error, tb = "model_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
                 break
             if sample is None:
                 status = "no_reply"  # a replay source that has no more replies for this attempt
@@ -155,7 +152,7 @@ def run_trajectory(sampler: Sampler, image: str, problem_statement: str, *,
             except prompts.FormatError as exc:
                 step.kind, step.observation = "format_error", str(exc)
             except Exception as exc:  # the container died under us: keep what exists
-                status, error = "sandbox_error", f"{type(exc).__name__}: {exc}"
+                status, error, tb = "sandbox_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
             if step.observation is not None:
                 messages.append({"role": "user", "content": step.observation})
             steps.append(step)
@@ -170,4 +167,4 @@ def run_trajectory(sampler: Sampler, image: str, problem_statement: str, *,
         kept, dropped = diff, []
     return TrajectoryResult(kept, steps, status, messages, sum(s.prompt_tokens for s in steps),
                             sum(s.completion_tokens for s in steps), sum(s.model_s for s in steps),
-                            time.monotonic() - started, error, dropped)
+                            time.monotonic() - started, error, dropped, tb)

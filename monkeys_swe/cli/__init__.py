@@ -40,10 +40,30 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+# Commands that start containers: Ctrl-C / SIGTERM must remove them (handlers installed once, here).
+CONTAINER_COMMANDS = {"demo", "bench", "verify", "images", "solve", "sweep"}
+_debug = False
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="monkeys-swe")
-def cli() -> None:
-    """Repeated sampling with automatic verification."""
+@click.option("--verbose", "-v", is_flag=True, help="Log progress details to stderr.")
+@click.option("--debug", is_flag=True, help="Log everything, and show the traceback of any error.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
+    """Repeated sampling with automatic verification.
+
+    Every run directory also gets a log file (run.log) with the tracebacks of verifier and sampler errors.
+    """
+    global _debug
+    from monkeys_swe.logs import configure
+
+    _debug = debug
+    configure(verbose=verbose, debug=debug)
+    if ctx.invoked_subcommand in CONTAINER_COMMANDS:
+        from harness.lifecycle import install_signal_handlers
+
+        install_signal_handlers()  # removes our containers, then behaves as the previous handler
 
 
 def main() -> None:
@@ -52,6 +72,10 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except UserError as exc:
+        if _debug:
+            import traceback
+
+            traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
@@ -65,3 +89,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted: everything finished so far is saved; rerun the same command to resume", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: one line, unless --debug asks for the traceback
+        if _debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        click.echo(f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)

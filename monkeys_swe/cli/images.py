@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from harness.instance import DEFAULT_DATASET
 from monkeys_swe.errors import UserError
 
 
@@ -12,18 +13,26 @@ def command():
 
 
 @command.command("build", help="Build the offline base images, and instance images for --instance ids.")
-@click.option("--data", default="princeton-nlp/SWE-bench_Lite", show_default=True,
+@click.option("--data", default=DEFAULT_DATASET, show_default=True,
               help="SWE-bench instances: local JSONL(.gz) or a Hugging Face dataset name.")
 @click.option("--instance", "instance_ids", multiple=True, help="Instance id (repeatable).")
 @click.option("--repo-mirror", type=click.Path(file_okay=False), help="Directory of git mirrors.")
 @click.option("--base-image", help="Base image for instance builds.")
 @click.option("--force", is_flag=True, help="Rebuild instance images even when cached.")
-def build(data, instance_ids, repo_mirror, base_image, force):
+@click.option("--python", "pythons", multiple=True, help="Also build the offline base for this Python "
+              "(3.9, 3.11, 3.13, or any version: its nearest base). Repeatable.")
+def build(data, instance_ids, repo_mirror, base_image, force, pythons):
     from harness import images
+    from harness.base_images import ensure_python_base, python_base_for
     from harness.instance import DataError, load_instances
     from harness.repos import RepoError
 
     click.echo(f"base: {images.ensure_base_images()}")
+    for wanted in pythons:
+        try:
+            click.echo(f"base for Python {wanted}: {ensure_python_base(python_base_for(wanted))}")
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
     if not instance_ids:
         return
     try:
@@ -34,26 +43,38 @@ def build(data, instance_ids, repo_mirror, base_image, force):
         raise UserError(str(exc)) from exc
 
 
-@command.command("list", help="Images made by monkeys-swe.")
+@command.command("list", help="Images made by monkeys-swe, with disk per image (shared vs unique bytes).")
 def list_():
     from rich.console import Console
     from rich.table import Table
 
     from harness import images
 
+    rows = images.list_images()
     table = Table()
-    for col in ("tag", "kind", "instance", "MB", "created"):
-        table.add_column(col)
-    for row in images.list_images():
-        table.add_row(", ".join(row["tags"]) or row["id"], row["kind"], row["instance"],
-                      str(row["size_mb"]), row["created"][:19])
+    table.add_column("tag", overflow="fold")
+    for col in ("kind", "instance", "python", "MB", "shared MB", "unique MB", "created"):
+        table.add_column(col, overflow="fold" if col == "instance" else "ellipsis")
+    for row in sorted(rows, key=lambda r: (r["kind"], r["tags"])):
+        table.add_row(", ".join(row["tags"]) or row["id"], row["kind"], row["instance"], row["python"],
+                      str(row["size_mb"]), str(row["shared_mb"]), str(row["unique_mb"]), row["created"][:19])
     Console().print(table)
+    click.echo(f"{len(rows)} images; all image layers on the daemon: {images.layers_mb()} MB; "
+               f"instance images: {sum(r['kind'] == 'instance' for r in rows)} "
+               f"(median unique {_median([r['unique_mb'] for r in rows if r['kind'] == 'instance'])} MB)")
 
 
-@command.command("prune", help="Remove leftover containers and instance images (--all: base images too).")
+def _median(xs: list[int]) -> int:
+    return sorted(xs)[len(xs) // 2] if xs else 0
+
+
+@command.command("prune", help="Remove leftover containers, and instance and environment images no "
+                                "container uses (--all: base images too). Never forced.")
 @click.option("--all", "include_base", is_flag=True, help="Also remove the offline base images.")
-def prune(include_base):
+@click.option("--repo", help="Only this repository's images (owner/name).")
+def prune(include_base, repo):
     from harness import images
 
-    result = images.prune(include_base=include_base)
-    click.echo(f"removed {result['containers']} containers, {len(result['images'])} images")
+    result = images.prune(include_base=include_base, repo=repo)
+    click.echo(f"removed {result['containers']} containers, {len(result['images'])} images; "
+               f"kept {len(result['kept'])} in use")

@@ -32,7 +32,7 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
     if imports:
         if not task:
             raise UserError("--import needs --task (e.g. --task math) to know how to verify the samples")
-        from monkeys_swe.imports import import_sample_sets
+        from monkeys_swe.published import import_sample_sets
 
         for source in imports:
             run_dir = import_sample_sets(source, task=task, runs_dir=runs_dir)
@@ -44,7 +44,7 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
         if not (Path(d) / "run.db").exists():
             raise UserError(f"no run at {d} (expected {Path(d) / 'run.db'})")
     if judge:
-        from monkeys_swe.scorers import make_scorer, score_run
+        from monkeys_swe.judges import make_scorer, score_run
 
         scorer = make_scorer(judge, model=judge_model, base_url=judge_base_url)
         for d in run_dirs:

@@ -92,7 +92,7 @@ def command(run: str, attempt: str, full: bool, lines: int, as_messages: bool) -
     from rich.console import Console
     from rich.syntax import Syntax
 
-    from monkeys_swe.agent.trajectory import TrajectoryStore, has_trajectories
+    from monkeys_swe.trajectories import TrajectoryStore, has_trajectories
     from monkeys_swe.store import Store
 
     run_dir = _run_dir(run)

@@ -2,6 +2,8 @@
 
     monkeys-swe solve pallets__flask-5063 --samples 50 --data swe_bench_lite_test.jsonl.gz --repo-mirror DIR
     monkeys-swe solve --repo ~/src/myproj --issue issue.md --test "pytest tests/test_parser.py" --samples 20 --apply
+    monkeys-swe solve --repo ~/src/myproj --issue issue.md --samples 40 --tests 10   # model-written tests judge
+    monkeys-swe solve pallets__flask-5063 --samples 50 --tests 10 --judge            # tests rank; oracle beside
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from monkeys_swe.cli.options import sampling_options
 from monkeys_swe.errors import UserError
 
 
@@ -24,18 +27,19 @@ from monkeys_swe.errors import UserError
 @click.option("--test", "test_cmd", help="With --repo: the test command; exit status 0 means fixed.")
 @click.option("--install", multiple=True, help="With --repo: a setup command run in the image (repeatable).")
 @click.option("--commit", default="HEAD", show_default=True, help="With --repo: the commit to snapshot.")
-@click.option("--apply", "apply_patch", is_flag=True, help="With --repo: git apply the chosen patch to the working tree.")
+@click.option("--apply", "apply_patch", is_flag=True,
+              help="With --repo: git apply the chosen patch to the working tree, if it passed the test command.")
+@click.option("--force-apply", is_flag=True, help="With --apply: write the chosen patch even if it did not pass.")
 @click.option("--samples", "-n", default=10, show_default=True, help="Patches to draw.")
-@click.option("--backend", "-b", help="llamacpp (default, CPU), openai, vllm or replay.")
-@click.option("--model", "-m", help="A GGUF path (llamacpp), a served model name (openai), an HF path (vllm).")
-@click.option("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--api-key", help="API key for --base-url (default: $OPENAI_API_KEY).")
-@click.option("--replay-from", help="Earlier run dir or monkey_business JSON (backend replay).")
-@click.option("--temperature", type=float, default=0.8, show_default=True)
-@click.option("--top-p", type=float)
-@click.option("--max-tokens", type=int, default=1024, show_default=True)
-@click.option("--seed", type=int, help="Run seed; each attempt's seed derives from it.")
-@click.option("--concurrency", type=int, help="Requests in flight (openai backend).")
+@click.option("--tests", "tests", default=0, show_default=True,
+              help="Model-written reproduction tests to draw; those that fail at the base commit rank the candidates "
+                   "(and, with --repo and no --test, judge them).")
+@click.option("--select", "selector", type=click.Choice(["tests", "vote"]),
+              help="tests: most reproduction tests passed, then vote (default with --tests); "
+                   "vote: existing tests near the change, then majority vote.")
+@click.option("--judge", "use_judge", is_flag=True,
+              help="Finally, ask the model to choose among the top candidates (at most 4).")
+@sampling_options(temperature=0.8, max_tokens=1024)  # patches: hotter and longer than bench's defaults
 @click.option("--runs-dir", default="runs", show_default=True, help="Runs go to RUNS_DIR/solve/<instance>-<hash>/.")
 @click.option("--context-tokens", type=int, help="Token budget for retrieved code (default: what fits the model).")
 @click.option("--localize", is_flag=True, help="Ask the model which files to edit before retrieval.")
@@ -48,9 +52,9 @@ from monkeys_swe.errors import UserError
 @click.option("--agent-steps", default=30, show_default=True, help="With --mode agent: model replies per trajectory.")
 @click.option("--command-timeout", default=60.0, show_default=True, help="With --mode agent: seconds per shell command.")
 @click.option("--base-image", help="Base image for builds (default: python:X-slim, else offline Debian).")
-def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, commit, apply_patch, samples,
+def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, commit, apply_patch, force_apply, samples,
             context_tokens, localize, stop_on_success, no_regression, verify_workers, timeout, base_image,
-            mode, agent_steps, command_timeout, **run: Any) -> None:
+            mode, agent_steps, command_timeout, tests, selector, use_judge, **run: Any) -> None:
     """Draw many patches for one issue, verify each in Docker, and choose one without hidden tests.
 
     Rerunning the same command resumes the same run.
@@ -59,28 +63,39 @@ def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, comm
 
     if apply_patch and not repo:
         raise UserError("--apply writes into your working tree: it needs --repo PATH")
+    if force_apply and not apply_patch:
+        raise UserError("--force-apply goes with --apply")
     if samples < 1 or verify_workers < 1:
         raise UserError("--samples and --verify-workers must be at least 1")
+    if tests < 0 or (selector == "tests" and tests < 1):
+        raise UserError("--select tests needs --tests N (N >= 1)" if tests >= 0 else "--tests must be 0 or more")
     console = Console()
     err = Console(stderr=True)
     req = SolveRequest(instance_id=instance_id, data=data, repo_mirror=repo_mirror, repo=repo, issue=issue,
                        test_cmd=test_cmd, install=tuple(install), commit=commit, samples=samples, run=run,
                        context_tokens=context_tokens, localize=localize, stop_on_success=stop_on_success,
                        regression=not no_regression, verify_workers=verify_workers, timeout_s=timeout,
-                       base_image=base_image, mode=mode, agent_steps=agent_steps, command_timeout_s=command_timeout)
+                       base_image=base_image, mode=mode, agent_steps=agent_steps, command_timeout_s=command_timeout,
+                       tests=tests, select=selector, judge=use_judge)
 
     def panel(run_dir, config):
         from monkeys_swe.solve.panel import SolvePanel
 
         err.print(f"[bold cyan]solve[/] {config.samples} attempts, backend {config.backend} -> {run_dir}")
         return SolvePanel(f"solve {instance_id or repo}", run_dir, config.samples,
-                          [config.model, config.backend], console=err)
+                          [config.model, config.backend], console=err,
+                          resolved_label="pass model-written tests" if req.model_oracle else "resolved")
 
     result = solve(req, panel_factory=panel, status=lambda msg: err.print(f"[dim]{msg}...[/]"))
     print_summary(console, result)
     if apply_patch:
         if not result.patch:
             raise UserError("no candidate applied, so there is nothing to write to the working tree")
+        sel = result.summary["selection"]
+        if sel["oracle_resolved"] is not True and sel.get("passes_reproduction_tests") is not True and not force_apply:
+            what = f"`{test_cmd}`" if test_cmd else "every model-written reproduction test"
+            raise UserError(f"no candidate passed {what}: the working tree is unchanged (the best candidate "
+                            f"is in {result.run_dir / 'chosen.patch'}; --force-apply writes it anyway)")
         apply_to_worktree(repo, result.patch)
         console.print(f"[green]applied[/] the chosen patch to {repo}")
 
@@ -95,16 +110,24 @@ def print_summary(console: Console, result) -> None:
     table.add_column(style="bold")
     table.add_column()
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items()))
+    from monkeys_swe.solve.repro import summary_rows
+
+    model_oracle = "passes_reproduction_tests" in s  # never "resolved": the model wrote the tests
     rows = [
         ("attempts", str(s["attempts"])), ("statuses", statuses or "-"),
         ("applied", str(s["applied"])), ("pass existing tests", str(s["pass_existing_tests"])),
-        ("resolved", str(s["resolved"])), ("unique patches", f"{s['unique_patches']} ({s['unique_applied_patches']} applied)"),
+        ("pass reproduction tests (model-written)", str(s["passes_reproduction_tests"])) if model_oracle else
+        ("resolved", str(s["resolved"])), ("unique patches", f"{s['unique_patches']} ({s['unique_applied_patches']} applied, "
+                                                 f"{s.get('unique_semantic', '-')} by meaning)"),
         ("docker verifications", str(s["docker_verifications"])),
-        ("pass@1", f"{s['pass@1']:.3f}"),
+        ("repro pass@1", f"{s['repro_pass@1']:.3f}") if model_oracle else ("pass@1", f"{s['pass@1']:.3f}"),
         ("selection", " -> ".join(f"{k} {v}" for k, v in sel["stages"].items())),
         ("chosen", "none" if sel["index"] is None else
          f"attempt {sel['index']} ({sel['votes']} votes), patch {sel['patch_hash']}"
-         + ("" if sel["oracle_resolved"] is None else f", resolved: {sel['oracle_resolved']}")),
+         + ("" if sel["oracle_resolved"] is None else f", resolved: {sel['oracle_resolved']}")
+         + ("" if sel.get("passes_reproduction_tests") is None else
+            f", passes every reproduction test: {sel['passes_reproduction_tests']}")),
+        *summary_rows(s),
         ("tokens", f"{s['prompt_tokens']} prompt, {s['completion_tokens']} completion"
                    + (f" (${s['dollars']:.4f})" if s.get("dollars") is not None else "")),
         ("time", f"image {s['image_s']}s, sampling+verification {s['loop_s']}s, total {s['total_s']}s"),

@@ -7,13 +7,31 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from monkeys_swe.executors.options import executor_from, ray_options
+
+
+def run_concurrently(console: Console, root: Path, cells: list, executor) -> None:
+    """Every cell at once, each its own run (own store, written by this driver); Ray places the work."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from monkeys_swe.sweep import run_cell, write_state
+
+    with ThreadPoolExecutor(len(cells), thread_name_prefix="cell") as pool:
+        running = {pool.submit(run_cell, cell, None, executor): cell for cell in cells}
+        for fut in as_completed(running):
+            cell = running[fut]
+            tail = f": {cell.error}" if cell.error else ""
+            console.print(f"cell {cell.name}: {cell.status}{tail}")
+            write_state(root, cells)
+
 
 @click.command("sweep")
 @click.argument("config_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Sweep directory (default: the config's out_dir, else sweeps/<name>).")
 @click.option("--no-html", is_flag=True, help="Skip the HTML page.")
-def command(config_file: Path, out_dir: Path | None, no_html: bool) -> None:
+@ray_options
+def command(config_file: Path, out_dir: Path | None, no_html: bool, **ray_flags) -> None:
     """Run every cell of CONFIG_FILE's grid (tasks x models x samples x temperatures).
 
     Rerunning the same command resumes: complete cells are skipped, a partial one continues.
@@ -26,13 +44,21 @@ def command(config_file: Path, out_dir: Path | None, no_html: bool) -> None:
     console = Console(width=None if sys.stdout.isatty() else 150)  # logs and CI: don't squeeze to 80
     sweep, root, cells = load_sweep(config_file, out_dir)
     console.print(f"sweep {config_file} -> {root} ({len(cells)} cells)")
-    for i, cell in enumerate(cells, 1):
-        console.print(f"[bold]cell {i}/{len(cells)}[/] {cell.name}")
-        with RunProgress(console=Console(stderr=True)) as progress:
-            run_cell(cell, on_update=progress.update)
-        tail = f": {cell.error}" if cell.error else ""
-        console.print(f"  {cell.status}{tail}")
-        write_state(root, cells)
+    executor = executor_from(ray_flags)
+    try:
+        if ray_flags.get("ray"):  # on a cluster the cells run concurrently, sharing its nodes
+            run_concurrently(console, root, cells, executor)
+        for i, cell in enumerate(cells, 1):
+            if cell.status != "pending":
+                continue
+            console.print(f"[bold]cell {i}/{len(cells)}[/] {cell.name}")
+            with RunProgress(console=Console(stderr=True), executor=executor) as progress:
+                run_cell(cell, on_update=progress.update, executor=executor)
+            tail = f": {cell.error}" if cell.error else ""
+            console.print(f"  {cell.status}{tail}")
+            write_state(root, cells)
+    finally:
+        executor.close()
     ok = [c for c in cells if c.summary is not None]
     extra = {"cells": [{k: v for k, v in c.row().items() if k != "summary"} for c in cells]}
     print_sweep(console, [c.row() for c in cells], title=f"Sweep {sweep.name or config_file.stem}")

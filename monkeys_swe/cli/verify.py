@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.executors.options import executor_from, ray_options
 
-DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
+from harness.instance import DEFAULT_DATASET as DEFAULT_DATA
 
 
 @click.command(help="Verify SWE-bench predictions (any number per instance), one patch file "
@@ -28,11 +29,24 @@ DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
 @click.option("--cpus", default=2.0, show_default=True, help="CPU limit per sandbox.")
 @click.option("--base-image", help="Base image for builds (default: python:X-slim, else offline Debian).")
 @click.option("--no-prebuilt", is_flag=True, help="Do not look for swebench/sweb.eval.* images.")
+@click.option("--image-source", type=click.Choice(["auto", "swebench", "epoch", "local"]),
+              help="Instance images: auto (the row's image, swebench/sweb.eval.*, Epoch AI's ghcr.io images, then a local build), swebench, epoch, or local (build here). Default: $MONKEYS_SWE_IMAGE_SOURCE, else auto.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default="verify_report.json",
               show_default=True, help="Where to write the JSON report.")
 @click.option("--log-dir", type=click.Path(file_okay=False), help="Test logs (default: next to the report).")
+@click.option("--full-grading", is_flag=True,
+              help="Run the full test command for every candidate (default: FAIL_TO_PASS tests first, "
+                   "the full command only when they all pass; the verdicts are the same).")
+@click.option("--no-cache", is_flag=True, help="Verify every candidate again: the verdict cache is neither read "
+                                               "nor written.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False),
+              help="The verdict cache, reused across runs (SQLite; default ~/.cache/monkeys-swe/verdicts.db).")
+@ray_options
 def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool_size, timeout, memory,
-            cpus, base_image, no_prebuilt, report_path, log_dir):
+            cpus, base_image, no_prebuilt, image_source, report_path, log_dir, full_grading, **ray_flags):
+    """Exit status 0 when every prediction was judged; 3 when an image could not be had or
+    a verdict is `error` (one line per such instance on stderr). Each verdict is appended
+    to REPORT's .jsonl as it is decided; on Ctrl-C/SIGTERM the report keeps what finished."""
     from harness import batch
     from harness.instance import DataError, load_instances
     from harness.repos import RepoError
@@ -48,6 +62,16 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
     install_signal_handlers()
     report_path = Path(report_path)
     log_dir = Path(log_dir) if log_dir else report_path.with_suffix("").parent / (report_path.stem + "_logs")
+    report: dict = {}
+    stream_path = report_path.with_suffix(".jsonl")
+    no_cache, cache_path = ray_flags.pop("no_cache"), ray_flags.pop("cache_path")
+    if no_cache and cache_path:
+        raise UserError("give --cache PATH or --no-cache, not both")
+    from harness.verdict_cache import default_path
+
+    verdict_cache = None if no_cache else str(Path(cache_path or default_path()).expanduser())
+    report["verdict_cache"] = verdict_cache
+    executor = executor_from(ray_flags)  # local threads, or a Ray cluster with --ray
     try:
         preds = batch.read_predictions(predictions) if predictions else None
         wanted = list(instance_ids) or ([p["instance_id"] for p in preds] if preds else None)
@@ -60,18 +84,29 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
         elif gold:
             preds = batch.gold_predictions(instances.values())
         limits = Limits(memory=memory, cpus=cpus, pids=1024, timeout_s=timeout)
-        report = batch.verify_predictions(
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        executor.verify_predictions(
             instances, preds, repo_mirror=repo_mirror, pool_size=pool_size, limits=limits,
-            log_dir=log_dir, base_image=base_image, use_prebuilt=not no_prebuilt,
+            fail_fast=not full_grading, stream_path=stream_path, report=report, verdict_cache=verdict_cache,
+            log_dir=log_dir, base_image=base_image, use_prebuilt=False if no_prebuilt else (image_source or True),
             on_instance=lambda iid, phase: click.echo(f"{iid}: {'building/finding image' if phase == 'image' else 'verifying'}", err=True),
             on_verdict=lambda p, v: click.echo(f"  {p['instance_id']} [{p.get('model_name_or_path')}] "
-                                               f"{v.status} ({v.duration_s:.1f}s)", err=True))
+                                               f"{v.status} ({v.duration_s:.1f}s)"
+                                               + (" cached" if getattr(v, "cached", False) else ""), err=True))
     except (DataError, RepoError) as exc:
         raise UserError(str(exc)) from exc
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2))
+    finally:
+        executor.close()
+        if report.get("instances"):  # written on success and on interrupt alike
+            report_path.write_text(json.dumps(report, indent=2))
+            if report.get("interrupted"):
+                click.echo(f"interrupted: report with the finished verdicts in {report_path}", err=True)
     _print_table(report)
-    click.echo(f"report: {report_path}")
+    click.echo(f"report: {report_path} (verdicts as they came: {stream_path})")
+    for iid, reason in report["unjudged"].items():
+        click.echo(f"not judged: {iid}: {reason}", err=True)
+    if report["unjudged"]:
+        raise SystemExit(3)
 
 
 def _print_table(report: dict) -> None:
@@ -80,10 +115,13 @@ def _print_table(report: dict) -> None:
 
     table = Table(title=f"resolved {report['resolved_instances']}/{report['total_instances']} instances")
     table.add_column("instance", overflow="fold")
-    for col in ("predictions", "unique", "resolved", "statuses", "seconds"):
+    for col in ("predictions", "unique", "by meaning", "cached", "resolved", "statuses", "seconds"):
         table.add_column(col)
     for iid, e in report["instances"].items():
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(e["statuses"].items())) or e.get("error", "")
-        table.add_row(iid, str(e["predictions"]), str(e.get("unique_patches", "-")), str(e["resolved"]),
+        table.add_row(iid, str(e["predictions"]), str(e.get("unique_patches", "-")),
+                      str(e.get("unique_semantic", "-")), str(e.get("cache_hits", 0)), str(e["resolved"]),
                       statuses, str(e.get("seconds", "-")))
     Console().print(table)
+    hits = sum(e.get("cache_hits", 0) for e in report["instances"].values())
+    Console().print(f"verdict cache: {hits} hits ({report.get('verdict_cache') or 'off'})")

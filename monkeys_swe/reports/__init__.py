@@ -83,6 +83,9 @@ def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console:
     _write_json(files["summary"], combined)
     if console is not None:
         console.print(runs_table(summaries, title=title))
+        for s in summaries:
+            for w in s.get("warnings") or []:
+                console.print(f"[yellow]warning:[/] {s.get('label') or s['run_id']}: {w}")
         console.print("wrote: " + ", ".join(str(p) for p in files.values()))
     return combined
 

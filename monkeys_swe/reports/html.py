@@ -40,18 +40,19 @@ def _runs_table(summaries: Sequence[dict[str, Any]]) -> str:
         fit_text = f"a={fit['a']:.3g}, b={fit['b']:.3g}, RMSE {fit['rmse']:.3f}" if fit.get("ok") else fit.get("error")
         rows.append([
             _cell(s.get("label") or s["run_id"], True), _cell(s["model"], True), _cell(s["task"], True), _cell(s["problems"]),
-            _cell(s["attempts"]), _cell(s["prompt_tokens"] + s["completion_tokens"]), _cell(_pct(s["coverage_at_1"])),
+            _cell(s["attempts"]), _cell(s.get("errors", 0), cls="err" if s.get("errors") else ""),
+            _cell(s["prompt_tokens"] + s["completion_tokens"]), _cell(_pct(s["coverage_at_1"])),
             _cell(f"{_pct(s['coverage_at_n'])} (N={s['samples']})"), _cell(_pct(s["majority_at_n"])),
             _cell(fit_text, True, "" if fit.get("ok") else "err"),
         ])
-    return _table(["run", "model", "task", "problems", "attempts", "tokens", "coverage@1", "coverage@N",
+    return _table(["run", "model", "task", "problems", "attempts", "errors", "tokens", "coverage@1", "coverage@N",
                    "majority@N", "fit log(c)=a*k^b"], rows, left=3)
 
 
 def _problems(s: dict[str, Any]) -> str:
-    rows = [[_cell(r["id"], True), _cell(r["attempts"]), _cell(r["correct"]), _cell(r["top_answer"], True),
-             _cell(r["reference"], True)] for r in s["per_problem"]]
-    body = _table(["id", "attempts", "correct", "top answer", "reference"], rows)
+    rows = [[_cell(r["id"], True), _cell(r["attempts"]), _cell(r["correct"]), _cell(r.get("errors", 0)),
+             _cell(r["top_answer"], True), _cell(r["reference"], True)] for r in s["per_problem"]]
+    body = _table(["id", "attempts", "correct", "errors", "top answer", "reference"], rows)
     return f"<details><summary>Problems of {html.escape(s['run_id'])} ({len(rows)})</summary>{body}</details>"
 
 
@@ -74,10 +75,19 @@ def write_html(path: Path, title: str, summaries: Sequence[dict[str, Any]], imag
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
         _runs_table(summaries),
+        *(f"<p class='err'>warning: {html.escape(s.get('label') or s['run_id'])}: {html.escape(w)}</p>"
+          for s in summaries for w in s.get("warnings") or []),
         "<p>Coverage is the unbiased pass@k averaged over problems; selection curves are expected accuracy "
         "over 100 random k-subsets. Dashed fit lines beyond the largest measured k are extrapolated.</p>",
         f"<div class='plots'>{''.join(figures)}</div>",
     ]
+    for s in summaries:  # runs with model-written reproduction tests: what the tests cost, apart
+        from monkeys_swe.reports.terminal import cost_rows
+
+        rows = [[_cell(k, True), _cell(v, True)] for k, v in cost_rows(s)]
+        if rows:
+            parts.append(f"<h2>Cost of {html.escape(s.get('label') or s['run_id'])}: patches and reproduction tests"
+                         f"</h2>" + _table(["", ""], rows, left=2))
     if extra and extra.get("cells"):
         parts.append(_cells(extra["cells"]))
     parts += [_problems(s) for s in summaries]

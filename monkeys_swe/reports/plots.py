@@ -80,9 +80,12 @@ def plot_selection(summaries: Sequence[Summary], path: Path) -> Path:
     styles = ["--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 2))]
     for i, s in enumerate(summaries):
         color, label = _COLORS[i % len(_COLORS)], run_label(s, summaries)
-        ax.plot(s["ks"], s["coverage"], "-", color=color, lw=2, label=f"{label}: coverage")
+        # wide and pale: a selector that reaches coverage (reproduction tests often do) stays visible on it
+        ax.plot(s["ks"], s["coverage"], "-", color=color, lw=4, alpha=0.35, label=f"{label}: coverage")
         for j, (name, curve) in enumerate(sorted(s["selection"].items())):
-            ax.plot(s["ks"], curve, linestyle=styles[j % len(styles)], color=color, label=f"{label}: {name}")
+            # one run: a colour per method (several SWE selectors share a style otherwise)
+            c = _COLORS[(j + 1) % len(_COLORS)] if len(summaries) == 1 else color
+            ax.plot(s["ks"], curve, linestyle=styles[j % len(styles)], color=c, label=f"{label}: {name}")
     ax.set_ylim(-0.02, 1.02)
     return _finish(fig, ax, path, "Selection methods vs. coverage", "samples per problem k (log)")
 

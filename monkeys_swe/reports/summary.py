@@ -1,8 +1,10 @@
 """A run's numbers, read from its store: coverage, selection accuracy, per-problem rows.
 
 Everything here is plain data (dicts of lists and numbers) so it goes to JSON, the terminal,
-plots and HTML unchanged. Only verified attempts count: a run still going (or killed) is
-reported on what has been judged so far, and `verified` < `attempts` says so.
+plots and HTML unchanged. Only judged attempts count: a run still going (or killed) is
+reported on what has been judged so far, and `verified` < `attempts` says so. An `error`
+verdict (the verifier could not judge) is not a wrong answer: it is left out of n everywhere
+(pass@k, majority vote, every selection curve), counted in its own column, and warned about.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class ProblemAttempts:
     answers: list[str | None] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)
+    errors: int = 0  # attempts whose verdict is an error: not in the lists above
 
 
 @dataclass
@@ -51,6 +54,9 @@ def load_run(run_dir: str | Path) -> RunData:
         for pid, idx, verdict in store.verdicts():
             if pid in by_id:
                 pa = by_id[pid]
+                if verdict.is_error:
+                    pa.errors += 1
+                    continue
                 pa.indices.append(idx)
                 pa.answers.append(verdict.answer)
                 pa.correct.append(verdict.correct)
@@ -103,12 +109,19 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, A
     c = [sum(p.correct) for p in data.problems]
     coverage = coverage_curve(n, c, ks) if ks else np.zeros(0)
     selection = selection_curves(data, ks, trials=trials, seed=seed) if ks else {}
+    repro_cost = None
+    if cfg.get("task") == "swebench":  # random / solve's selectors / reproduction tests; tests' cost apart
+        from monkeys_swe.reports.selection_curves import repro_cost as _repro_cost, swe_selection_curves
+
+        selection.update(swe_selection_curves(data, ks, trials=trials, seed=seed))
+        repro_cost = _repro_cost(data)
     majority = selection.get("majority vote", [])
     rows = []
     for p in data.problems:
         s = summarize_problem(p.problem.id, p.answers, p.correct, p.problem.answer)
-        rows.append({"id": s.id, "attempts": s.attempts, "correct": s.correct, "top_answer": s.top_answer,
-                     "top_answer_share": round(s.top_answer_share, 4), "reference": s.reference})
+        rows.append({"id": s.id, "attempts": s.attempts, "correct": s.correct, "errors": p.errors,
+                     "top_answer": s.top_answer, "top_answer_share": round(s.top_answer_share, 4),
+                     "reference": s.reference})
     counts = data.counts
     return {
         "run_dir": str(data.run_dir),
@@ -121,6 +134,9 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, A
         "problems": counts["problems"],
         "attempts": counts["attempts"],
         "verified": counts["verified"],
+        "errors": counts["errors"],
+        "failed_slots": counts["failed_slots"],
+        "warnings": warnings(counts),
         "correct_attempts": counts["correct"],
         "solved": sum(1 for x in c if x > 0),
         "prompt_tokens": counts["prompt_tokens"],
@@ -129,8 +145,20 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, A
         "ks": [int(k) for k in ks],
         "coverage": [float(x) for x in coverage],
         "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},
+        "repro_cost": repro_cost,
         "coverage_at_1": float(coverage[0]) if len(coverage) else 0.0,
         "coverage_at_n": float(coverage[-1]) if len(coverage) else 0.0,
         "majority_at_n": float(majority[-1]) if len(majority) else 0.0,
         "per_problem": rows,
     }
+
+
+def warnings(counts: dict[str, int]) -> list[str]:
+    """What makes the numbers partial: verifier errors (left out of n) and unfilled slots."""
+    out = []
+    if counts.get("errors"):
+        out.append(f"{counts['errors']} attempts have error verdicts (the verifier could not judge them): "
+                   "they are left out of every n; rerun the same command to verify them again")
+    if counts.get("failed_slots"):
+        out.append(f"{counts['failed_slots']} sample slots failed to generate: rerun the same command to fill them")
+    return out

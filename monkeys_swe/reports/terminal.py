@@ -29,7 +29,8 @@ def _short(text: Any, width: int = 24) -> str:
 
 def runs_table(summaries: Sequence[Summary], title: str = "Runs") -> Table:
     t = Table(title=title, title_justify="left")
-    for col in ("run", "model", "problems", "attempts", "tokens", "coverage@1", "coverage@N", "majority@N", "fit a, b (RMSE)"):
+    for col in ("run", "model", "problems", "attempts", "errors", "tokens", "coverage@1", "coverage@N", "majority@N",
+                "fit a, b (RMSE)"):
         t.add_column(col, justify="left" if col in ("run", "model") else "right", no_wrap=col == "run")
     notes = []
     for s in summaries:
@@ -39,7 +40,7 @@ def runs_table(summaries: Sequence[Summary], title: str = "Runs") -> Table:
             notes.append(f"* {s.get('label') or s['run_id']}: {fit.get('error', 'not computed')}")
         attempts = f"{s['attempts']}" + (f" ({s['verified']} judged)" if s["verified"] != s["attempts"] else "")
         t.add_row(
-            s.get("label") or s["run_id"], _short(s["model"], 28), str(s["problems"]), attempts,
+            s.get("label") or s["run_id"], _short(s["model"], 28), str(s["problems"]), attempts, str(s.get("errors", 0)),
             _num(s["prompt_tokens"] + s["completion_tokens"]), _pct(s["coverage_at_1"]),
             f"{_pct(s['coverage_at_n'])} (N={s['samples']})", _pct(s["majority_at_n"]), fit_cell,
         )
@@ -53,11 +54,11 @@ def problems_table(s: Summary, max_rows: int = 20) -> Table:
     rows = s["per_problem"]
     title = f"Problems of {s['run_id']}" + (f" (first {max_rows} of {len(rows)})" if len(rows) > max_rows else "")
     t = Table(title=title, title_justify="left")
-    for col in ("id", "attempts", "correct", "top answer", "reference"):
-        t.add_column(col, justify="right" if col in ("attempts", "correct") else "left")
+    for col in ("id", "attempts", "correct", "errors", "top answer", "reference"):
+        t.add_column(col, justify="right" if col in ("attempts", "correct", "errors") else "left")
     for r in rows[:max_rows]:
         share = f" ({100 * r['top_answer_share']:.0f}%)" if r["top_answer"] is not None else ""
-        t.add_row(_short(r["id"], 32), str(r["attempts"]), str(r["correct"]),
+        t.add_row(_short(r["id"], 32), str(r["attempts"]), str(r["correct"]), str(r.get("errors", 0)),
                   _short(r["top_answer"]) + share, _short(r["reference"]))
     return t
 
@@ -69,15 +70,32 @@ def run_overview(s: Summary) -> Table:
     t.add_column()
     t.add_row("model", f"{s['model']} ({s['backend']}, temperature {s.get('temperature')})")
     judged = "" if s["verified"] == s["attempts"] else f", {s['verified']} judged"
+    judged += f", {s['errors']} errors (not counted)" if s.get("errors") else ""
     t.add_row("attempts", f"{s['attempts']} on {s['problems']} problems{judged}; {s.get('solved', 0)} problems solved")
     t.add_row("tokens", f"{_num(s['prompt_tokens'])} prompt, {_num(s['completion_tokens'])} completion")
     if s.get("flops") is not None or s.get("dollars") is not None:
         usd = "" if s.get("dollars") is None else f", ${s['dollars']:.4g}"
         t.add_row("compute", f"{_num(s.get('flops'))} FLOPs{usd}")
+    for label, value in cost_rows(s):
+        t.add_row(label, value)
     fit = s.get("fit") or {}
     t.add_row("fit", f"log(coverage) = {fit['a']:.3g} * k^{fit['b']:.3g} (RMSE {fit['rmse']:.3f})" if fit.get("ok")
               else f"none: {fit.get('error', 'not computed')}")
     return t
+
+
+def cost_rows(s: Summary) -> list[tuple[str, str]]:
+    """Patch generation and test generation/runs apart (runs with reproduction tests)."""
+    rc = s.get("repro_cost")
+    if not rc:
+        return []
+
+    def line(c: dict) -> str:
+        usd = "" if c.get("dollars") is None else f", ${c['dollars']:.4g}"
+        return (f"{c['attempts']} attempts, {_num(c['prompt_tokens'])} prompt + {_num(c['completion_tokens'])} "
+                f"completion tokens{usd}, sandboxes {c['sandbox_s']:.1f}s")
+
+    return [("patch generation", line(rc["patches"])), ("test generation", line(rc["tests"]))]
 
 
 def coverage_table(s: Summary, max_rows: int = 12) -> Table:
@@ -98,6 +116,8 @@ def coverage_table(s: Summary, max_rows: int = 12) -> Table:
 
 def print_run(console: Console, s: Summary, max_rows: int = 20) -> None:
     console.print(run_overview(s))
+    for w in s.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {w}")
     if s.get("ks"):
         console.print(coverage_table(s))
     console.print(problems_table(s, max_rows))

@@ -1,21 +1,48 @@
-"""The Sampler protocol: for each request, produce completions for its sample slots."""
+"""The Sampler: for each request, produce completions for its sample slots; or one completion.
+
+A backend subclasses `BaseSampler` and implements `generate`; `complete` (one chat completion,
+for the agent loop, the localizer and the judges) and `close` have defaults.
+"""
 from __future__ import annotations
 
 import hashlib
-from typing import Any, ClassVar, Iterable, Iterator, Protocol
+from typing import Any, ClassVar, Iterable, Iterator
 
-from monkeys_swe.types import Sample, SampleRequest
+from monkeys_swe.errors import UserError
+from monkeys_swe.types import FailedSlot, GenerationParams, Messages, Sample, SampleRequest
 
 
-class Sampler(Protocol):
+class SampleFailed(UserError):
+    """The one completion `complete` asked for could not be made (after the backend's retries)."""
+
+
+class BaseSampler:
     name: ClassVar[str]
     model_name: str  # what reports and cost tables call the model
 
-    def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
-        """Yield one Sample per slot of every request, in completion order, as soon as each is done."""
-        ...
+    def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample | FailedSlot]:
+        """Yield one Sample per slot of every request, in completion order, as soon as each is done;
+        a FailedSlot for the slots of a request that failed (the runner records them, a rerun asks again)."""
+        raise NotImplementedError
 
-    def close(self) -> None: ...
+    def complete(self, messages: Messages, params: GenerationParams, *, seed: int = 0, problem_id: str = "call",
+                 index: int = 0, question: str = "") -> Sample | None:
+        """One chat completion of `messages` (None: a replay source has no reply for it)."""
+        replies = self.generate([SampleRequest(problem_id, [dict(m) for m in messages], (index,), (seed,), params,
+                                               question)])
+        try:
+            reply = next(iter(replies), None)
+        finally:
+            getattr(replies, "close", lambda: None)()
+        if isinstance(reply, FailedSlot):
+            raise SampleFailed(reply.error)
+        return reply
+
+    def close(self) -> None:
+        pass
+
+
+Sampler = BaseSampler  # the type the runner, agent and judges take
 
 
 def sample_seed(run_seed: int, problem_id: str, index: int) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.samplers.base import BaseSampler
 from monkeys_swe.types import Sample, SampleRequest
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -34,7 +35,7 @@ def resolve_model_path(model: str | None) -> Path:
     return path
 
 
-class LlamaCppSampler:
+class LlamaCppSampler(BaseSampler):
     name: ClassVar[str] = "llamacpp"
 
     def __init__(self, model: str | None = None, *, n_ctx: int = 4096, n_threads: int | None = None,
@@ -60,7 +61,7 @@ class LlamaCppSampler:
     def from_config(cls, config: Any) -> "LlamaCppSampler":
         from monkeys_swe.registry import task_class
 
-        concurrent = bool(config.verify_workers or getattr(task_class(config.task), "verify_workers", 0))
+        concurrent = bool(config.verify_workers or task_class(config.task).verify_workers)
         return cls(config.model, share_cores=concurrent)
 
     def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:

@@ -5,6 +5,12 @@ seed of its first slot. Servers that silently return fewer choices than asked (l
 returns 1 for n=8) are detected on the first such reply and remembered per server: the missing
 slots, and every later request to that server, go one slot per call with that slot's own seed.
 
+Failures: transient ones (connection errors, timeouts, 408/409/429, 5xx) are retried by the
+openai SDK itself (`max_retries`; it honours Retry-After and backs off exponentially). A
+request that still fails is a failed slot, not a failed run: `generate` yields a FailedSlot for
+its slots, the runner records them and a rerun asks again. Only errors that every request would
+hit (401/403: the key; 404: the URL or model) end the run at once.
+
 Token accounting: `prompt_tokens` is what the server reported for the request, recorded on the
 request's first sample and 0 on its other samples, so summing a run's prompt_tokens gives the
 prompt tokens actually billed; `meta["n"]` is the number of choices the request asked for.
@@ -18,7 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, ClassVar, Iterable, Iterator
 
 from monkeys_swe.errors import UserError
-from monkeys_swe.types import Sample, SampleRequest
+from monkeys_swe.samplers.base import BaseSampler
+from monkeys_swe.types import FailedSlot, Sample, SampleRequest
 
 MAX_N = 64  # slots per request; hosted APIs cap n (OpenAI at 128) and huge n hurts latency
 DUMMY_KEY = "sk-no-key"  # local servers ignore the key but the SDK insists on one
@@ -26,12 +33,19 @@ _N_SUPPORTED: dict[str, bool] = {}  # base_url -> does the server honour n>1 (le
 _N_LOCK = threading.Lock()
 
 
-class ServerRejected(UserError):
-    """A 4xx other than 429: the request itself is wrong, so retrying it cannot help."""
+FATAL = (401, 403, 404)  # every request would get these: stop the run
 
-    def __init__(self, message: str, status: int):
+
+class RequestFailed(UserError):
+    """One request failed after the SDK's retries; `status` is the HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class ServerRejected(RequestFailed):
+    """A 4xx other than 408/409/429: the request itself is wrong, so retrying it cannot help."""
 
 
 def _error_text(exc: Any) -> str:
@@ -46,21 +60,20 @@ def _error_text(exc: Any) -> str:
     return " ".join(text.split())[:300]
 
 
-class OpenAISampler:
+class OpenAISampler(BaseSampler):
     name: ClassVar[str] = "openai"
 
     def __init__(
         self, base_url: str | None = None, model: str | None = None, *, api_key: str | None = None,
-        concurrency: int = 8, max_retries: int = 5, backoff_s: float = 1.0, timeout_s: float = 600.0,
+        concurrency: int = 8, max_retries: int = 5, timeout_s: float = 600.0,
     ):
         import openai
 
         self._openai = openai
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY") or DUMMY_KEY
-        # Retries are ours (the SDK's backoff is not configurable per client).
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout_s)
-        self.concurrency, self.max_retries, self.backoff_s = concurrency, max_retries, backoff_s
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=max_retries, timeout=timeout_s)
+        self.concurrency, self.max_retries = concurrency, max_retries
         self.model = model or self._served_model()
         self.model_name = self.model
 
@@ -68,33 +81,21 @@ class OpenAISampler:
     def from_config(cls, config: Any) -> "OpenAISampler":
         return cls(config.base_url, config.model, api_key=config.api_key, concurrency=config.concurrency)
 
-    # -- one HTTP call, with retries ------------------------------------------------------
+    # -- one HTTP call (the SDK retries transient failures) ---------------------------------
     def _call(self, fn, *args, **kwargs) -> Any:
         oa = self._openai
-        for attempt in range(self.max_retries + 1):
-            try:
-                return fn(*args, **kwargs)
-            except (oa.APIConnectionError, oa.RateLimitError, oa.InternalServerError) as exc:
-                # APITimeoutError is an APIConnectionError. 429 and 5xx are transient by contract.
-                if attempt == self.max_retries:
-                    if isinstance(exc, oa.APIConnectionError):
-                        raise UserError(f"cannot reach OpenAI-compatible server at {self.base_url}: {_error_text(exc)}") from None
-                    raise UserError(f"server at {self.base_url} kept failing ({exc.status_code}) after "
-                                    f"{self.max_retries} retries: {_error_text(exc)}") from None
-                time.sleep(self._delay(exc, attempt))
-            except oa.APIStatusError as exc:  # other 4xx: retrying will not help
-                hint = " (set --api-key or OPENAI_API_KEY)" if exc.status_code in (401, 403) else ""
-                raise ServerRejected(f"server at {self.base_url} rejected the request ({exc.status_code}): "
-                                     f"{_error_text(exc)}{hint}", exc.status_code) from None
-        raise AssertionError("unreachable")
-
-    def _delay(self, exc: Any, attempt: int) -> float:
-        response = getattr(exc, "response", None)
-        after = response.headers.get("retry-after") if response is not None else None
         try:
-            return min(float(after), 60.0) if after else self.backoff_s * 2**attempt
-        except ValueError:  # an HTTP date: fall back to our own schedule
-            return self.backoff_s * 2**attempt
+            return fn(*args, **kwargs)
+        except oa.APIConnectionError as exc:  # APITimeoutError is one too
+            raise RequestFailed(f"cannot reach OpenAI-compatible server at {self.base_url}: {_error_text(exc)}") from None
+        except oa.APIStatusError as exc:
+            code = exc.status_code
+            if code in (408, 409, 429) or code >= 500:
+                raise RequestFailed(f"server at {self.base_url} kept failing ({code}) after {self.max_retries} "
+                                    f"retries: {_error_text(exc)}", code) from None
+            hint = " (set --api-key or OPENAI_API_KEY)" if code in (401, 403) else ""
+            raise ServerRejected(f"server at {self.base_url} rejected the request ({code}): "
+                                 f"{_error_text(exc)}{hint}", code) from None
 
     def _served_model(self) -> str:
         page = self._call(self.client.models.list)
@@ -151,23 +152,33 @@ class OpenAISampler:
         for k in range(0, len(req.indices), MAX_N):
             yield req, req.indices[k:k + MAX_N], req.seeds[k:k + MAX_N]
 
-    def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
+    def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample | FailedSlot]:
         pending: list[tuple] = []  # calls not yet submitted (fallback slots first)
         source = (call for req in requests for call in self._calls(req))
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
         inflight: set[Future] = set()
+        calls: dict[Future, tuple] = {}
         try:
             while True:
                 while len(inflight) < self.concurrency:
                     call = pending.pop(0) if pending else next(source, None)
                     if call is None:
                         break
-                    inflight.add(pool.submit(self._complete, *call))
+                    fut = pool.submit(self._complete, *call)
+                    inflight.add(fut)
+                    calls[fut] = call
                 if not inflight:
                     return
                 done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    samples, rest = fut.result()
+                    req, indices, _ = calls.pop(fut)
+                    try:
+                        samples, rest = fut.result()
+                    except RequestFailed as exc:
+                        if exc.status in FATAL:
+                            raise
+                        yield FailedSlot(req.problem_id, indices, str(exc))
+                        continue
                     pending.extend(rest)
                     yield from samples
         finally:

@@ -4,12 +4,13 @@ Verification can then be rerun (a new verifier, a fixed bug) without paying for 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
+from harness.records import RecordsError, read_json_records
 from monkeys_swe.errors import UserError
+from monkeys_swe.samplers.base import BaseSampler
 from monkeys_swe.types import Sample, SampleRequest
 
 
@@ -50,20 +51,15 @@ def load_sample_sets(path: str | Path) -> list[SampleSet]:
     files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
     out: list[SampleSet] = []
     for f in files:
-        text = f.read_text(encoding="utf-8")
         try:
-            if f.suffix == ".jsonl":
-                records = [json.loads(line) for line in text.splitlines() if line.strip()]
-            else:
-                data = json.loads(text)
-                records = data if isinstance(data, list) else [data]
-        except ValueError as exc:
-            raise UserError(f"replay source {f} is not valid JSON: {exc}") from None
+            records = read_json_records(f)
+        except RecordsError as exc:
+            raise UserError(f"replay source is not valid JSON: {exc}") from None
         out.extend(_as_sample_set(r, str(f)) for r in records)
     return out
 
 
-class ReplaySampler:
+class ReplaySampler(BaseSampler):
     name: ClassVar[str] = "replay"
 
     def __init__(self, source: str | Path):
@@ -78,7 +74,7 @@ class ReplaySampler:
             store = Store(source, create=False)
             for s in store.samples():
                 self._texts.setdefault(s.problem_id, {})[s.index] = s
-            from monkeys_swe.agent.trajectory import TrajectoryStore, has_trajectories
+            from monkeys_swe.trajectories import TrajectoryStore, has_trajectories
 
             if has_trajectories(source):  # an agent run: replay each trajectory's replies
                 trajectories = TrajectoryStore(source)

@@ -8,7 +8,7 @@ finishes and a crash loses only what was in flight.
 
 Token accounting (as in the openai backend): `prompt_tokens` on a request's first sample only.
 Engine options (tensor_parallel_size, data_parallel_size, gpu_memory_utilization, max_model_len,
-dtype...) come from the model's `vllm:` entry in configs/models.yaml, then MONKEYS_SWE_VLLM_ARGS
+dtype...) come from the model's `vllm:` entry in monkeys_swe/configs/models.yaml, then MONKEYS_SWE_VLLM_ARGS
 (a JSON object) on top.
 """
 from __future__ import annotations
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.settings import Settings
+from monkeys_swe.samplers.base import BaseSampler
 from monkeys_swe.types import Sample, SampleRequest
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -82,12 +84,7 @@ def engine_args(config_entry: dict[str, Any] | None = None) -> dict[str, Any]:
     if _is_cpu_build():
         args["dtype"] = "float32"  # bf16 kernels are slow or missing on many CPUs
     args.update((config_entry or {}).get("vllm") or {})
-    extra = os.environ.get("MONKEYS_SWE_VLLM_ARGS")
-    if extra:
-        try:
-            args.update(json.loads(extra))
-        except json.JSONDecodeError:
-            raise UserError("MONKEYS_SWE_VLLM_ARGS must be a JSON object, e.g. '{\"tensor_parallel_size\": 2}'") from None
+    args.update(Settings.from_env().vllm_args)  # MONKEYS_SWE_VLLM_ARGS, read when the engine starts
     return args
 
 
@@ -108,7 +105,7 @@ def _cpu_env_defaults() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus)))
 
 
-class VLLMSampler:
+class VLLMSampler(BaseSampler):
     name: ClassVar[str] = "vllm"
 
     def __init__(self, model: str | None = None, **engine_kwargs: Any):

@@ -1,6 +1,7 @@
 """`monkeys-swe solve`: repeated patch sampling for one issue, verified in Docker.
 
-retrieval (BM25 context at the base commit) -> prompt -> any Sampler -> edits (SEARCH/REPLACE ->
-unified diff) -> harness verification (tasks/swebench.py, in the runner's worker pool) ->
-select (existing tests, then majority vote) -> panel / summary. `run.solve` ties them together.
+The SWE-bench parts (retrieval, prompt, edits, localization, the task) live in
+monkeys_swe/tasks/swebench/; this package is the command around them: orchestration (run.py:
+instance -> Runner with SWEBenchTask -> selection -> solve.json), selection without hidden
+tests (select.py: existing tests, then majority vote) and the live panel (panel.py).
 """

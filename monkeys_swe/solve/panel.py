@@ -74,8 +74,9 @@ class SolvePanel:
     line whenever the counts change instead of redrawing a panel."""
 
     def __init__(self, title: str, run_dir: Path, target: int, models: list[str | None], console: Console | None = None,
-                 refresh_s: float = 0.25):
+                 refresh_s: float = 0.25, resolved_label: str = "resolved"):
         self.title, self.run_dir, self.models, self.refresh_s = title, Path(run_dir), models, refresh_s
+        self.resolved_label = resolved_label  # "pass model-written tests" when they are the verifier
         self.console = console or Console(stderr=True)
         self.counts = SolveCounts(target=target)
         self._last = 0.0
@@ -110,7 +111,7 @@ class SolvePanel:
         if state != self._printed:
             self._printed = state
             self.console.print(f"[{_fmt_time(c.elapsed)}] attempts {c.attempts}/{c.target}, verified {c.verified}, "
-                               f"applied {c.applied}, passing {c.passing}, resolved {c.resolved}, "
+                               f"applied {c.applied}, passing {c.passing}, {self.resolved_label} {c.resolved}, "
                                f"unique patches {c.unique}, tokens {c.completion_tokens}", highlight=False, soft_wrap=True)
 
     def render(self) -> Panel:
@@ -122,7 +123,7 @@ class SolvePanel:
         cost = f"${dollars:.4f}" if dollars is not None else "n/a (tokens only)"
         grid.add_row("attempts", f"{c.attempts}/{c.target}", "verified", str(c.verified))
         grid.add_row("applied", str(c.applied), "pass existing tests", str(c.passing))
-        grid.add_row("resolved", f"[green]{c.resolved}[/]", "malformed", str(c.malformed))
+        grid.add_row(self.resolved_label, f"[green]{c.resolved}[/]", "malformed", str(c.malformed))
         grid.add_row("unique patches", str(c.unique), "tokens", f"{c.prompt_tokens} in / {c.completion_tokens} out")
         grid.add_row("elapsed", _fmt_time(c.elapsed), "est. cost", cost)
         return Panel(Group(grid), title=self.title, border_style="cyan")

@@ -10,21 +10,18 @@ import dataclasses
 import hashlib
 import json
 import re
-import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.instance import DataError, SWEInstance, load_instances
+from harness.instance import DEFAULT_DATASET, DataError, SWEInstance, load_instances
 from monkeys_swe.config import RunConfig, parse_config
 from monkeys_swe.errors import UserError
 from monkeys_swe.cost import dollars_for_tokens
-from monkeys_swe.solve.select import select_patch
 from monkeys_swe.store import Store
 
-DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
 LLAMACPP_CTX = 4096  # LlamaCppSampler's window
 
 
@@ -50,6 +47,18 @@ class SolveRequest:
     mode: str = "oneshot"  # "agent": each attempt is a multi-step agent trajectory in its own sandbox
     agent_steps: int = 30
     command_timeout_s: float = 60.0
+    tests: int = 0  # model-written reproduction tests to sample (solve/repro.py)
+    select: str | None = None  # "tests" or "vote" (solve/stages.py); default: "tests" when tests > 0
+    judge: bool = False  # a final LLM judge among the finalists (solve/judge.py)
+
+    @property
+    def selector(self) -> str:
+        return self.select or ("tests" if self.tests else "vote")
+
+    @property
+    def model_oracle(self) -> bool:
+        """--repo without --test: the reproducing model-written tests judge the candidates."""
+        return bool(self.repo) and not self.test_cmd and self.tests > 0
 
 
 @dataclass
@@ -65,8 +74,9 @@ def load_instance(req: SolveRequest) -> SWEInstance:
     if req.repo:
         if req.instance_id:
             raise UserError("give an INSTANCE_ID or --repo PATH, not both")
-        if not req.test_cmd:
-            raise UserError("--repo needs --test CMD (the test command whose success means fixed)")
+        if not req.test_cmd and req.tests < 1:
+            raise UserError("--repo needs --test CMD (the test command whose success means fixed), "
+                            "or --tests N (model-written reproduction tests judge the candidates)")
         if not req.issue:
             raise UserError("--repo needs --issue FILE_OR_TEXT (what is wrong)")
         repo = Path(req.repo).expanduser()
@@ -81,7 +91,7 @@ def load_instance(req: SolveRequest) -> SWEInstance:
             raise UserError(str(exc)) from None
     if not req.instance_id:
         raise UserError("give a SWE-bench INSTANCE_ID, or --repo PATH with --issue and --test")
-    data = req.data or DEFAULT_DATA
+    data = req.data or DEFAULT_DATASET
     if req.data and (re.search(r"\.(jsonl?|gz|parquet)$", req.data) or "/" in req.data[:1] + req.data[-1:]
                      or req.data.startswith((".", "~"))) and not Path(req.data).expanduser().exists():
         raise UserError(f"data file not found: {req.data}")
@@ -104,6 +114,8 @@ def run_dir_root(req: SolveRequest, inst: SWEInstance, context_tokens: int) -> P
     key = {"instance": inst.instance_id, "commit": inst.base_commit, "context_tokens": context_tokens,
            "localize": req.localize, "regression": req.regression, "test_cmd": inst.test_cmd,
            "install": inst.install, "issue": hashlib.sha256(inst.problem_statement.encode()).hexdigest()}
+    if req.model_oracle:  # the verdicts depend on which tests were written
+        key.update(oracle="model-written reproduction tests", tests=req.tests)
     if req.mode != "oneshot":  # keep one-shot and agent runs of the same options apart
         key.update(mode=req.mode, agent_steps=req.agent_steps, command_timeout_s=req.command_timeout_s)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
@@ -114,15 +126,19 @@ def run_dir_root(req: SolveRequest, inst: SWEInstance, context_tokens: int) -> P
 def summarize(store: Store, pid: str, selection, extra: dict[str, Any]) -> dict[str, Any]:
     from monkeys_swe.metrics import pass_at_k
 
-    verdicts = [(i, v) for p, i, v in store.verdicts() if p == pid]
-    statuses = Counter(v.status for _, v in verdicts)
+    every = [(i, v) for p, i, v in store.verdicts() if p == pid]
+    statuses = Counter(v.status for _, v in every)
+    verdicts = [(i, v) for i, v in every if not v.is_error]  # errors are not judgements: out of n
     applied = [v for _, v in verdicts if v.status in ("resolved", "not_resolved")]
     n, c = len(verdicts), sum(v.correct for _, v in verdicts)
     counts = store.counts()
     return {
-        "instance_id": pid, "attempts": counts["attempts"], "verified": n, "statuses": dict(statuses),
+        "instance_id": pid, "attempts": counts["attempts"], "verified": n, "errors": len(every) - n,
+        "statuses": dict(statuses),
         "applied": len(applied), "unique_patches": len({v.answer for _, v in verdicts if v.answer}),
         "unique_applied_patches": len({v.answer for v in applied}),
+        # by meaning (harness.normalize: same code after dropping test-file edits)
+        "unique_semantic": len({v.detail.get("semantic_key") or v.answer for _, v in verdicts if v.answer}),
         "pass_existing_tests": sum(v.detail.get("passes_existing_tests") is True for _, v in verdicts),
         "resolved": c, "pass@1": float(pass_at_k([n], [c], 1)[0]) if n else 0.0,
         f"pass@{n}": float(c > 0), "prompt_tokens": counts["prompt_tokens"],
@@ -132,11 +148,10 @@ def summarize(store: Store, pid: str, selection, extra: dict[str, Any]) -> dict[
 
 def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory: Callable | None = None,
           status: Callable[[str], None] = lambda msg: None) -> SolveResult:
-    from harness.lifecycle import install_signal_handlers
     from harness.verify import DEFAULT_LIMITS
     from monkeys_swe.runner import Runner
     from monkeys_swe.samplers.base import make_sampler
-    from monkeys_swe.solve.localize import Localizer
+    from monkeys_swe.tasks.swebench.localize import Localizer
     from monkeys_swe.tasks.swebench import SWEBenchTask
 
     inst = load_instance(req)
@@ -149,14 +164,14 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
     config = parse_config(RunConfig, {**run, "task": "swebench", "samples": req.samples, "max_tokens": max_tokens,
                                       "runs_dir": str(root), "verify_workers": req.verify_workers}, "solve options")
     run_dir = config.run_dir()
-    install_signal_handlers()  # Ctrl-C removes our containers; the store keeps what is done
     started = time.perf_counter()
     sampler = make_sampler(config)
     limits = dataclasses.replace(DEFAULT_LIMITS, timeout_s=req.timeout_s)
     localizer = Localizer(sampler, seed=config.seed) if req.localize else None
     task = SWEBenchTask([inst], repo_mirror=req.repo_mirror, context_tokens=context_tokens, localizer=localizer,
                         regression=req.regression, pool_size=req.verify_workers, log_dir=run_dir / "logs",
-                        limits=limits, base_image=req.base_image)
+                        limits=limits, base_image=req.base_image, oracle_is_model_written=req.model_oracle)
+    matrix = None
     attempt_sampler = sampler  # in agent mode, wrapped so each attempt is a whole trajectory
     try:
         store = Store(run_dir)
@@ -168,14 +183,23 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
         status(f"building or finding the Docker image for {inst.instance_id}")
         t0 = time.perf_counter()
         try:
-            task.prepare(problems)
+            task.prepare(problems) if not req.model_oracle else task.verifier(inst)
         except UserError:
             raise
         except Exception as exc:  # docker build errors, a failed install command...
             raise UserError(f"cannot build the image for {inst.instance_id}: {type(exc).__name__}: "
                             f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
         image_s = time.perf_counter() - t0
-        task.load = lambda data, limit: problems  # the runner stores exactly these (no second retrieval)
+        if req.tests:  # before any patch: without --test, the reproducing tests are the verifier
+            from monkeys_swe.solve import repro
+
+            found = repro.tests_phase(run_dir, sampler, lambda: task.verifier(inst), problems[0], inst, n=req.tests,
+                                      params=config.params(()), seed=config.seed, workers=req.verify_workers,
+                                      status=status)
+            if req.model_oracle:
+                repro.use_as_oracle(problems[0], found.reproducing)
+                task.close()  # its verifier ran the tests alone; the next one runs them as the oracle
+                task.prepare(problems)
         if req.mode == "agent":
             from monkeys_swe.agent import AgentLimits, AgentSampler, swebench_targets
 
@@ -183,7 +207,8 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
                                  wall_clock_s=req.timeout_s)
             attempt_sampler = AgentSampler(sampler, run_dir, swebench_targets(task, problems), limits=limits,
                                            parallel=req.verify_workers)
-        runner = Runner(config, task=task, sampler=attempt_sampler, stop_on_success=req.stop_on_success)
+        runner = Runner(config, task=task, sampler=attempt_sampler, problems=problems,  # no second retrieval
+                        stop_on_success=req.stop_on_success)
         t0 = time.perf_counter()
         if panel_factory is not None:
             with panel_factory(run_dir, config) as panel:
@@ -193,17 +218,27 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
             runner.on_update = on_update or (lambda s: None)
             runner.run()
         loop_s = time.perf_counter() - t0
+        if req.tests:
+            matrix = repro.matrix_phase(run_dir, lambda: task.verifier(task.instance(problems[0])), problems[0].id,
+                                        workers=req.verify_workers, status=status)
+        if req.judge:
+            from monkeys_swe.solve import judge
+
+            status("asking the model to judge the finalists")
+            judge.run(run_dir, sampler, problems[0], inst, req.selector, seed=config.seed,
+                      visible=inst.test_cmd is not None and not req.model_oracle)
     finally:
         task.close()
         if attempt_sampler is not sampler:
             attempt_sampler.close()
         sampler.close()
     return finish(req, inst, run_dir, problems[0], {
-        "docker_verifications": task.docker_verifications, "image_s": round(image_s, 2),
+        "docker_verifications": task.docker_verifications, "cache_hits": task.cache_hits,
+        "image_s": round(image_s, 2),
         "loop_s": round(loop_s, 2), "total_s": round(time.perf_counter() - started, 2),
         "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),
         "localized": problems[0].data.get("localized"), "model": sampler.model_name, "mode": req.mode,
-        "models": [config.model, sampler.model_name],
+        "models": [config.model, sampler.model_name], "matrix": matrix,
     })
 
 
@@ -216,9 +251,26 @@ def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: 
             passed = v.detail.get("passes_existing_tests")
             if passed is not None:
                 store.add_score(problem.id, i, "regression_pass", float(passed))
-        selection = select_patch(rows, verifier_is_visible=inst.test_cmd is not None)
-        summary = summarize(store, problem.id, selection, extra)
-        summary["dollars"] = dollars_for_tokens(summary.pop("models"), summary["prompt_tokens"], summary["completion_tokens"])
+        from monkeys_swe.solve import repro
+        from monkeys_swe.solve.stages import select_run
+
+        selector = req.selector
+        selection, passed, n_tests = select_run(store, problem.id, rows, selector,
+                                                verifier_is_visible=inst.test_cmd is not None and not req.model_oracle)
+        for i, v in rows:
+            if n_tests and v.status in ("resolved", "not_resolved"):
+                store.add_score(problem.id, i, "repro_passed", float(passed.get(v.answer or "", 0)))
+        if req.judge:
+            from monkeys_swe.solve import judge
+
+            selection = judge.apply(store, problem.id, rows, selection)
+        matrix = extra.pop("matrix", None)
+        summary = summarize(store, problem.id, selection, {**extra, "selector": selector,
+                                                           "oracle": repro.oracle_label(inst, req.model_oracle)})
+        models = summary.pop("models")
+        summary["dollars"] = dollars_for_tokens(models, summary["prompt_tokens"], summary["completion_tokens"])
+        repro.describe(store, problem.id, summary, model_oracle=req.model_oracle, tests_requested=req.tests,
+                       models=models, matrix=matrix)
         store.set_meta("solve", summary)
     finally:
         store.close()
@@ -230,9 +282,18 @@ def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: 
 
 def apply_to_worktree(repo: str | Path, patch: str) -> None:
     """`git apply` the chosen patch in the user's working tree (checked first: all or nothing)."""
-    for args in (["--check"], []):
-        proc = subprocess.run(["git", "-C", str(Path(repo).expanduser()), "apply", "--whitespace=nowarn", *args, "-"],
-                              input=patch, capture_output=True, text=True)
-        if proc.returncode != 0:
-            first = (proc.stderr.strip().splitlines() or ["git apply failed"])[0]
-            raise UserError(f"cannot apply the chosen patch to {repo}: {first} (it is saved in chosen.patch)")
+    import tempfile
+
+    import git
+
+    worktree = git.Repo(Path(repo).expanduser(), search_parent_directories=False)
+    with tempfile.NamedTemporaryFile("w", suffix=".patch", encoding="utf-8") as f:
+        f.write(patch)
+        f.flush()
+        for args in (["--check"], []):
+            try:
+                worktree.git.apply("--whitespace=nowarn", *args, f.name)
+            except git.GitCommandError as exc:
+                text = str(exc.stderr).strip().removeprefix("stderr:").strip().strip("'")
+                first = (text.splitlines() or ["git apply failed"])[0]
+                raise UserError(f"cannot apply the chosen patch to {repo}: {first} (it is saved in chosen.patch)") from None

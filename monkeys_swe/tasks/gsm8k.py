@@ -1,19 +1,23 @@
 """GSM8K: grade-school word problems; the answer is the number after '####'."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from monkeys_swe.prompts import few_shot_messages
-from monkeys_swe.tasks.base import load_hf, read_records
+from monkeys_swe.tasks.base import Task, load_hf, read_records
 from monkeys_swe.types import Messages, Problem, Verdict
-from monkeys_swe.verifiers.math_answer import answers_equivalent, extract_gsm8k_answer
+from monkeys_swe.verifiers.math_answer import extract_gsm8k_answer, normalize_number, same_number
 
 
-class GSM8KTask:
+class GSM8KTask(Task):
     name: ClassVar[str] = "gsm8k"
     stop: ClassVar[tuple[str, ...]] = ("\nQuestion:",)
     verify_workers: ClassVar[int] = 0
     hf_dataset: ClassVar[tuple[str, str, str]] = ("openai/gsm8k", "main", "test")
+
+    def settings(self) -> dict[str, Any]:
+        """What decides a verdict besides the completion (the answer is read before the first stop)."""
+        return {"stop": list(self.stop), "compare": "exact number"}
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         rows = read_records(data) if data else load_hf(self.hf_dataset[0], self.hf_dataset[2], self.hf_dataset[1])
@@ -28,12 +32,17 @@ class GSM8KTask:
     def messages(self, problem: Problem) -> Messages:
         return few_shot_messages("gsm8k_fewshot", problem.question, q_prefix="Question: ")
 
+    def answer(self, completion: str) -> str | None:
+        """The answer this completion gives: its last '####' before the first stop sequence."""
+        return extract_gsm8k_answer(completion, self.stop)
+
     def dedupe_key(self, problem: Problem, completion: str) -> str:
-        return extract_gsm8k_answer(completion) or ""
+        return self.answer(completion) or ""
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
-        answer = extract_gsm8k_answer(completion)
+        answer = self.answer(completion)
         if answer is None:
             return Verdict(False, "no_answer")
-        ok = problem.answer is not None and answers_equivalent(problem.answer, answer)
+        # The reference as the answers are read (a file's gt_answer may be "2,125" or "$18").
+        ok = problem.answer is not None and same_number(normalize_number(problem.answer) or "", answer)
         return Verdict(ok, "correct" if ok else "incorrect", answer)

@@ -11,15 +11,15 @@ so the statement cannot change; see verifiers/lean.py for the acceptance rules.
 """
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, ClassVar
 
 from monkeys_swe.errors import UserError
 from monkeys_swe.prompts import exemplars
-from monkeys_swe.tasks.base import load_hf, read_records
+from monkeys_swe.tasks.base import Task, load_hf, read_records
 from monkeys_swe.types import Messages, Problem, Verdict
-from monkeys_swe.verifiers.lean import NO_CHECKER, LeanChecker, checker_from_env, forbidden_tokens, judge
+from monkeys_swe.settings import Settings, refuse_moved
+from monkeys_swe.verifiers.lean import NO_CHECKER, LeanChecker, forbidden_tokens, judge, make_checker
 
 INSTRUCTION = "Write a lean4 proof to the provided formal statement. You have access to the standard mathlib4 library.\n"
 _THEOREM = re.compile(r"theorem\s+([^\s(:{\[]+)")
@@ -85,16 +85,26 @@ def extract_proof(completion: str) -> str | None:
     return ("by (\n" + close_block(body)) if body.strip() else None
 
 
-class MiniF2FTask:
+class MiniF2FTask(Task):
     name: ClassVar[str] = "minif2f"
     stop: ClassVar[tuple[str, ...]] = ()
-    verify_workers: ClassVar[int] = int(os.environ.get("MONKEYS_SWE_LEAN_WORKERS") or 2)
     hf_dataset: ClassVar[str] = "cat-searcher/minif2f-lean4"
     default_subset: ClassVar[str] = ""
+    verify_workers = 2  # concurrent checks (the `workers` setting)
+    # which checker runs, and how many at once, cannot change a verdict; timeout_s can
+    cosmetic_args: ClassVar[frozenset[str]] = frozenset(
+        {"checker", "workers", "lean_server", "lean_api_key", "lean_project", "lean_image", "lean_lake"})
 
-    def __init__(self, checker: LeanChecker | None = None, timeout_s: float | None = None):
-        self.checker = checker if checker is not None else checker_from_env()
-        self.timeout_s = timeout_s or float(os.environ.get("MONKEYS_SWE_LEAN_TIMEOUT") or 300)
+    def __init__(self, checker: LeanChecker | None = None, timeout_s: float = 300.0, *, workers: int = 2,
+                 lean_server: str | None = None, lean_api_key: str | None = None, lean_project: str | None = None,
+                 lean_image: str | None = None, lean_lake: str | None = None):
+        refuse_moved("MONKEYS_SWE_LEAN_TIMEOUT", "--task-arg timeout_s=SECONDS")
+        if checker is None:  # settings given to the task win; else the environment, read now (run start)
+            env = Settings.from_env()
+            checker = make_checker(lean_server or env.lean_server, lean_api_key or env.lean_api_key,
+                                   lean_project or env.lean_project, lean_image or env.lean_image,
+                                   lean_lake or env.lean_lake)
+        self.checker, self.timeout_s, self.verify_workers = checker, float(timeout_s), int(workers)
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         path, _, selector = (data or "").partition("#")

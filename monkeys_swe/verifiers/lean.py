@@ -11,13 +11,14 @@ which trusts the compiler and every `@[implemented_by]`/`@[extern]` instead of t
 Mathlib forbids it and miniF2F results that allow it are not comparable to the paper's.
 
 Checkers: `KiminaChecker` (HTTP, Kimina Lean Server's POST /verify) here, `LakeChecker`
-(a local Lean project via `lake env lean`) in lean_local.py. Configure one with
+(a local Lean project via `lake env lean`) in lean_local.py. Configure one with the task
+settings lean_server / lean_project (`--task-arg`), or the environment read when the run starts:
 MONKEYS_SWE_LEAN_SERVER=URL (+ MONKEYS_SWE_LEAN_API_KEY) or MONKEYS_SWE_LEAN_PROJECT=DIR
-(+ MONKEYS_SWE_LEAN_IMAGE to run lake in a container); MONKEYS_SWE_LEAN_TIMEOUT (s, default 300).
+(+ MONKEYS_SWE_LEAN_IMAGE to run lake in a container). Which checker runs is infrastructure;
+the time limit per proof changes verdicts, so it is the task setting `timeout_s` (default 300).
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -123,12 +124,13 @@ class KiminaChecker:
         return LeanResult(messages, seconds=seconds)
 
 
-def checker_from_env() -> LeanChecker | None:
-    """The checker the environment names (see the module docstring), or None."""
-    if os.environ.get("MONKEYS_SWE_LEAN_SERVER"):
-        return KiminaChecker(os.environ["MONKEYS_SWE_LEAN_SERVER"], os.environ.get("MONKEYS_SWE_LEAN_API_KEY"))
-    if os.environ.get("MONKEYS_SWE_LEAN_PROJECT"):
+def make_checker(server: str | None = None, api_key: str | None = None, project: str | None = None,
+                 image: str | None = None, lake: str = "lake") -> LeanChecker | None:
+    """The checker these settings name (a Kimina server, else a lake project), or None."""
+    if server:
+        return KiminaChecker(server, api_key)
+    if project:
         from monkeys_swe.verifiers.lean_local import LakeChecker
 
-        return LakeChecker(os.environ["MONKEYS_SWE_LEAN_PROJECT"], image=os.environ.get("MONKEYS_SWE_LEAN_IMAGE"))
+        return LakeChecker(project, image=image, lake=lake)
     return None

@@ -54,7 +54,7 @@ class LakeChecker:
     def __init__(self, project: str | os.PathLike, *, lake: str | None = None, image: str | None = None,
                  isolate_network: bool | None = None):
         self.project, self.image = str(project), image
-        self.lake = lake or os.environ.get("MONKEYS_SWE_LEAN_LAKE", "lake")
+        self.lake = lake or "lake"
         if image is None and not Path(self.project).is_dir():
             raise FileNotFoundError(f"Lean project directory not found: {self.project}")
         self.isolate_network = _can_unshare_network() if isolate_network is None else isolate_network

@@ -1,6 +1,14 @@
 """Final-answer extraction and equivalence for GSM8K and MATH.
 
-Equivalence goes through math-verify (sympy-backed), after a cheap normalized string
+A completion is first cut at the task's stop sequences (a model or server that ignores them runs
+on into an invented next "Question:"/"Problem:" whose answer is not this problem's); within what
+is left the last answer marker wins (a self-correction replaces an earlier answer).
+
+GSM8K answers are numbers: sign and decimals kept (`#### .18` is 0.18, `#### -$10` and
+`#### \u221210` are -10), thousands separators dropped, and an answer that names more than one number
+(`#### 18 or 20`) is kept as written, which equals no reference. They are compared exactly.
+
+MATH equivalence goes through math-verify (sympy-backed), after a cheap normalized string
 comparison that settles most cases. math-verify's timeouts use SIGALRM, which only the main
 thread may set: the run loop verifies math inline in its main thread, and elsewhere
 (worker threads) the check runs without the alarm.
@@ -9,10 +17,23 @@ from __future__ import annotations
 
 import re
 import threading
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
-_FINAL_ANSWER = re.compile(r"final answer is\s*(.+?)\.?\s*I hope it is correct", re.IGNORECASE | re.DOTALL)
-_HASHES = re.compile(r"####\s*([^\n]+)")
-_ANSWER_IS = re.compile(r"answer is[:\s]*\$?([-\d.,/]+)", re.IGNORECASE)
+# Minerva's marker; the answer may not itself contain the marker (prose like "the final answer
+# is easy to find" before the real one must not start the match).
+_FINAL_ANSWER = re.compile(r"final answer is\s*((?:(?!final answer is).)+?)\.?\s*I hope it is correct",
+                           re.IGNORECASE | re.DOTALL)
+_HASHES = re.compile(r"####([^\n]*)")
+_ANSWER_IS = re.compile(r"answer is:?([^\n]*)", re.IGNORECASE)
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+_NUMBER = re.compile(r"(?<![\w.])(-\s*)?(\d+(?:\.\d+)?|\.\d+)(?:\s*/\s*(\d+))?(?![\d.]*\d)")
+
+
+def cut_at_stop(completion: str, stop: tuple[str, ...] | list[str] = ()) -> str:
+    """The completion up to the first of the stop sequences (as a server that honours them returns it)."""
+    cut = min((i for i in (completion.find(s) for s in stop if s) if i >= 0), default=len(completion))
+    return completion[:cut]
 
 
 def last_boxed(text: str) -> str | None:
@@ -43,8 +64,10 @@ def _strip_math(ans: str) -> str:
     return ans
 
 
-def extract_math_answer(completion: str) -> str | None:
-    """Minerva form ('Final Answer: The final answer is X. I hope it is correct.'), else the last \\boxed{}."""
+def extract_math_answer(completion: str, stop: tuple[str, ...] = ()) -> str | None:
+    """Minerva form ('The final answer is X. I hope it is correct.', the last well-formed one),
+    else the last \\boxed{}; in the completion cut at `stop`."""
+    completion = cut_at_stop(completion, stop)
     found = _FINAL_ANSWER.findall(completion)
     if found:
         return _strip_math(found[-1]) or None
@@ -52,28 +75,54 @@ def extract_math_answer(completion: str) -> str | None:
     return _strip_math(boxed) if boxed is not None else None
 
 
-def extract_gsm8k_answer(completion: str) -> str | None:
-    """'#### N' (the GSM8K format), else \\boxed{N}, else 'the answer is N'."""
-    for pattern in (_HASHES,):
-        found = pattern.findall(completion)
-        if found:
-            return normalize_number(found[-1])
+def extract_gsm8k_answer(completion: str, stop: tuple[str, ...] = ()) -> str | None:
+    """The last '#### N' (the GSM8K format), else the last \\boxed{N}, else the last 'the answer is N';
+    in the completion cut at `stop`. N as normalize_number gives it."""
+    completion = cut_at_stop(completion, stop)
+    found = _HASHES.findall(completion)
+    if found:
+        return normalize_number(found[-1])
     boxed = last_boxed(completion)
     if boxed is not None:
         return normalize_number(boxed)
     found = _ANSWER_IS.findall(completion)
-    return normalize_number(found[-1]) if found else None
+    return normalize_number(re.split(r"\.(?:\s|$)", found[-1])[0]) if found else None
 
 
 def normalize_number(text: str) -> str | None:
-    text = text.strip().strip("$").replace(",", "").replace("\\$", "").strip().rstrip(".")
-    m = re.search(r"-?\d+(?:\.\d+)?(?:/\d+)?", text)
-    if not m:
+    """The one number `text` states, canonical ('-10', '0.18', '1234', '3/4'); text naming
+    several numbers (a hedge: '18 or 20') comes back cleaned but otherwise as written, and
+    text without a number as itself (None when empty)."""
+    text = text.translate(_MINUS_SIGNS).replace("\\$", "").replace("$", "").replace("\\%", "%")
+    text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", text)
+    text = re.sub(r"\\(?:text|mathrm|textbf)\{([^{}]*)\}|\\[,!;: ]", r"\1", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text).strip().rstrip(".").strip()
+    if "=" in text:  # "12 + 6 = 18": the value after the last "="
+        text = text.rsplit("=", 1)[1].strip()
+    numbers = _NUMBER.findall(text)
+    if len(numbers) != 1:
         return text or None
-    num = m.group(0)
-    if "." in num and "/" not in num:
-        num = num.rstrip("0").rstrip(".")
-    return num
+    sign, digits, denominator = numbers[0]
+    try:
+        value = Decimal(digits)
+        if denominator:
+            frac = Fraction(int(value), int(denominator)) if value == int(value) else None
+            if frac is None or not int(denominator):
+                return text
+            return str(-frac if sign else frac)
+        value = -value if sign else value
+        return format(value.normalize(), "f") if value else "0"
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return text
+
+
+def same_number(reference: str, candidate: str) -> bool:
+    """Exact numeric equality of two normalized answers ('0.5' is '1/2'); text that is not one
+    number equals only the same text."""
+    try:
+        return Fraction(reference) == Fraction(candidate)
+    except (ValueError, ZeroDivisionError):
+        return normalize_answer(reference) == normalize_answer(candidate)
 
 
 def normalize_answer(ans: str) -> str:

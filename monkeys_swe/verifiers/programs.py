@@ -25,7 +25,6 @@ from typing import Any
 
 from docker.utils.socket import frames_iter
 
-from harness import lifecycle
 from harness.sandbox import Limits, Sandbox
 
 RUNNER_DIR = "/opt/monkeys-runner"
@@ -33,7 +32,17 @@ _HERE = Path(__file__).parent
 # Writable scratch for `nobody` is size-bounded tmpfs; exec: compiled C++ runs from /tmp.
 TMPFS = {"/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777",
          "/var/tmp": "rw,noexec,nosuid,nodev,size=16m,mode=1777"}
+# The whole container: 3 GB of memory (no swap), 1 CPU, 256 processes. Each program gets its own,
+# tighter limits inside it (program_runner.py: per-test wall clock and CPU time, address space,
+# output size, 64 processes).
 RUNNER_LIMITS = Limits(memory="3g", cpus=1.0, pids=256, timeout_s=600.0)
+JUDGE_VERSION = 2  # 2: success needs the completion token; call/check answers imported as a module
+
+
+def runner_settings() -> dict[str, Any]:
+    """The sandbox values that can decide a verdict (tasks add them to their settings())."""
+    return {"judge_version": JUDGE_VERSION, "container_memory": RUNNER_LIMITS.memory,
+            "container_cpus": RUNNER_LIMITS.cpus, "container_pids": RUNNER_LIMITS.pids, "tmpfs": dict(TMPFS)}
 
 
 def default_workers() -> int:
@@ -70,7 +79,7 @@ def ensure_cpp_runner_image() -> str:
 class ProgramJob:
     code: str
     tests: list[dict[str, Any]] = field(hash=False, compare=False)
-    kind: str = "stdio"  # stdio | call | script (see program_runner.py)
+    kind: str = "stdio"  # stdio | call | check (see program_runner.py)
     lang: str = "python"
     timeout_s: float = 10.0  # per test, wall clock
     memory_bytes: int = 512 << 20
@@ -96,7 +105,9 @@ class ProgramJob:
 
 @dataclass
 class ProgramResult:
-    status: str  # passed | wrong_answer | timeout | memory | runtime_error | output_limit | compile_error | error
+    # passed | wrong_answer | exited_early (status 0 before the checks returned) | timeout | memory |
+    # killed (by a signal, detail["signal"]) | runtime_error | output_limit | compile_error | error
+    status: str
     passed: int = 0
     total: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
@@ -112,28 +123,22 @@ class ProgramResult:
 
 
 class RunnerSandbox(Sandbox):
-    """A harness Sandbox plus size-bounded tmpfs scratch dirs and the runner script installed."""
+    """A harness Sandbox with size-bounded tmpfs scratch dirs and the runner script installed."""
+
+    def __init__(self, image: str, *, limits: Limits = RUNNER_LIMITS, **kwargs: Any):
+        super().__init__(image, limits=limits, workdir="/", tmpfs=TMPFS, **kwargs)
+        self.cached: set[str] = set()
+        self._session = None
 
     def start(self) -> "RunnerSandbox":
-        # Sandbox.start's container settings plus tmpfs (Sandbox has no option for it; keep in step).
-        lifecycle.check_not_shutting_down()
-        self.container = self.client.containers.create(
-            self.image, entrypoint=["sleep", "infinity"], command=[], init=True, detach=True,
-            working_dir="/", labels=self.labels, network_mode="none", tmpfs=TMPFS,
-            mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
-            nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
-            security_opt=["no-new-privileges"])
-        lifecycle.register(self.container)
+        super().start()
         try:
-            lifecycle.check_not_shutting_down()  # a signal may have arrived during create
-            self.container.start()
             for name in ("program_runner.py", "compare.py"):
                 self.put_file(f"{RUNNER_DIR}/{name}", (_HERE / name).read_bytes(), 0o600)
         except BaseException:
             self.close()
             raise
-        self.cached: set[str] = set()
-        self._session = None
+        self.cached, self._session = set(), None
         return self
 
     def run_jobs(self, jobs: list[ProgramJob], session: bool = True) -> list[ProgramResult]:
@@ -214,7 +219,6 @@ class ProgramPool:
         self.size, self.image, self.limits = size or default_workers(), image, limits
         # Containers start in verify threads, where handlers cannot be installed: do it here
         # (a no-op off the main thread) so SIGTERM/SIGINT still remove them.
-        lifecycle.install_signal_handlers()
         self._free: queue.Queue[RunnerSandbox] = queue.Queue()
         self._started = 0
         self._lock = threading.Lock()

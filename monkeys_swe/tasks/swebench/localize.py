@@ -13,9 +13,9 @@ from typing import Any
 
 from harness.instance import SWEInstance
 from monkeys_swe.samplers.base import Sampler, sample_seed
-from monkeys_swe.solve import prompt
-from monkeys_swe.solve.retrieval import RepoSnapshot, rank_files
-from monkeys_swe.types import GenerationParams, SampleRequest
+from monkeys_swe.tasks.swebench import prompt
+from monkeys_swe.tasks.swebench.retrieval import RepoSnapshot, rank_files
+from monkeys_swe.types import GenerationParams
 
 MAX_LISTED = 60
 
@@ -32,12 +32,10 @@ class Localizer:
         order, _, _ = rank_files(snapshot, inst.problem_statement)
         listed = order[:MAX_LISTED]
         repo = os.path.basename(inst.repo) if inst.repo_path else inst.repo
-        request = SampleRequest(
-            problem_id=f"{inst.instance_id}#localize", messages=prompt.localize_messages(repo, inst.problem_statement, listed, self.k),
-            indices=(0,), seeds=(sample_seed(self.seed, inst.instance_id + "#localize", 0),),
-            params=GenerationParams(temperature=0.0, top_p=1.0, max_tokens=self.max_tokens),
-        )
-        sample = next(iter(self.sampler.generate([request])), None)
+        sample = self.sampler.complete(
+            prompt.localize_messages(repo, inst.problem_statement, listed, self.k),
+            GenerationParams(temperature=0.0, top_p=1.0, max_tokens=self.max_tokens),
+            seed=sample_seed(self.seed, inst.instance_id + "#localize", 0), problem_id=f"{inst.instance_id}#localize")
         text = sample.text if sample else ""
         files = prompt.parse_localization(text, listed, self.k)
         self.log[inst.instance_id] = {"answer": text, "files": files,

@@ -11,6 +11,7 @@ is deduplicated by it); `detail["patch"]` is the diff (exported as SWE-bench pre
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -18,16 +19,18 @@ import threading
 from typing import Any, Callable, ClassVar
 
 from harness import patch as patches
-from harness import repos, specs
-from harness.instance import DataError, SWEInstance, load_instances
+from harness import normalize, repos, specs
+from harness.verdict_cache import open_cache
+from harness.instance import DEFAULT_DATASET, DataError, SWEInstance, load_instances
 from harness.verify import DEFAULT_LIMITS, Verifier
 from monkeys_swe.errors import UserError
-from monkeys_swe.solve import prompt
-from monkeys_swe.solve.edits import EditError, completion_to_patch
-from monkeys_swe.solve.retrieval import RepoSnapshot, build_context
+from monkeys_swe.tasks.swebench import prompt
+from monkeys_swe.tasks.swebench.edits import EditError, completion_to_patch
+from monkeys_swe.tasks.swebench.retrieval import RepoSnapshot, build_context
+from monkeys_swe.settings import Settings
+from monkeys_swe.tasks.base import Task
 from monkeys_swe.types import Messages, Problem, Verdict
 
-DEFAULT_DATA = "princeton-nlp/SWE-bench_Lite"
 APPLIED = ("resolved", "not_resolved")
 PASSING = ("PASSED", "XFAIL")
 MAX_TEST_FILES = 3
@@ -58,19 +61,28 @@ def regression_command(inst: SWEInstance, test_files: list[str]) -> str:
     return " ".join([specs.TEST_CMDS.get(inst.repo, specs._PYTEST), *test_files])
 
 
-class SWEBenchTask:
+class SWEBenchTask(Task):
     name: ClassVar[str] = "swebench"
     stop: ClassVar[tuple[str, ...]] = ()
     verify_workers: ClassVar[int] = 2  # concurrent sandboxes; overlaps verification with sampling
+    # where the repositories come from, how many sandboxes, where logs go: no verdict changes
+    cosmetic_args: ClassVar[frozenset[str]] = frozenset({"repo_mirror", "pool_size", "log_dir", "verdict_cache"})
 
     def __init__(self, instances: list[SWEInstance] | None = None, *, instance_ids: list[str] | None = None,
                  repo_mirror: str | os.PathLike | None = None, context_tokens: int = 6000,
                  localizer: Localizer | None = None, regression: bool = True, pool_size: int | None = None,
-                 log_dir: str | os.PathLike | None = None, limits=DEFAULT_LIMITS, base_image: str | None = None):
+                 log_dir: str | os.PathLike | None = None, limits=DEFAULT_LIMITS, base_image: str | None = None,
+                 timeout_s: float | None = None, oracle_is_model_written: bool = False,
+                 verdict_cache: str | os.PathLike | bool | None = None):
         self.instances, self.instance_ids = instances, instance_ids
-        self.repo_mirror = repo_mirror or os.environ.get("MONKEYS_SWE_REPO_MIRROR")
+        self.repo_mirror = repo_mirror or Settings.from_env().repo_mirror
+        if timeout_s is not None:
+            limits = dataclasses.replace(limits, timeout_s=float(timeout_s))
         self.context_tokens, self.localizer, self.regression = context_tokens, localizer, regression
         self.pool_size, self.log_dir, self.limits, self.base_image = pool_size, log_dir, limits, base_image
+        # a local repo judged by model-written reproduction tests (solve --repo without --test):
+        # "existing tests" are still the repository's own tests near the change
+        self.oracle_is_model_written = oracle_is_model_written
         self._lock = threading.Lock()
         self._verifiers: dict[str, Verifier] = {}
         self._instances: dict[str, SWEInstance] = {}
@@ -79,13 +91,17 @@ class SWEBenchTask:
         self._baselines: dict[tuple[str, str], Any] = {}
         self._baseline_locks: dict[tuple[str, str], threading.Lock] = {}
         self.docker_verifications = 0  # oracle/user-test runs actually made (after dedupe)
+        self.cache_hits = 0  # oracle verdicts answered by the verdict cache (harness.verdict_cache)
+        self.verdict_cache = verdict_cache  # a path (True: ~/.cache/monkeys-swe/verdicts.db); None: off
+        self._verdict_cache = open_cache(verdict_cache)
+        self._normalizers: dict[str, normalize.Normalizer] = {}
 
     # -- problems ------------------------------------------------------------------------
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         instances = self.instances
         if instances is None:
             try:
-                instances = load_instances(data or DEFAULT_DATA, ids=self.instance_ids)
+                instances = load_instances(data or DEFAULT_DATASET, ids=self.instance_ids)
             except DataError as exc:
                 raise UserError(str(exc)) from None
         return [self.problem_for(inst) for inst in instances[:limit]]
@@ -137,9 +153,18 @@ class SWEBenchTask:
 
     def dedupe_key(self, problem: Problem, completion: str) -> str:
         try:
-            return patches.patch_hash(self.to_patch(problem, completion)[0])
+            return self.candidate_key(problem, self.to_patch(problem, completion)[0])
         except EditError:  # malformed costs no Docker time; keep each one's own reason
             return "malformed:" + hashlib.sha256(completion.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+    def candidate_key(self, problem: Problem, patch: str) -> str:
+        """harness.normalize's key: the same code (test-file edits dropped) is verified once."""
+        inst = self.instance(problem)
+        with self._lock:
+            norm = self._normalizers.get(inst.instance_id)
+            if norm is None:
+                norm = self._normalizers[inst.instance_id] = normalize.for_instance(inst, self.repo_mirror)
+        return norm.key(patch)
 
     # -- verification --------------------------------------------------------------------
     def verifier(self, inst: SWEInstance) -> Verifier:
@@ -148,7 +173,8 @@ class SWEBenchTask:
             v = self._verifiers.get(inst.instance_id)
             if v is None:
                 v = Verifier(inst, repo_mirror=self.repo_mirror, pool_size=self.pool_size or self.verify_workers,
-                             log_dir=self.log_dir, limits=self.limits, base_image=self.base_image)
+                             log_dir=self.log_dir, limits=self.limits, base_image=self.base_image,
+                             verdict_cache=self._verdict_cache)
                 v.ensure_image()
                 v._sandboxes()  # start the pool here: lazily, two workers could each start one
                 self._verifiers[inst.instance_id] = v
@@ -168,13 +194,20 @@ class SWEBenchTask:
         verifier = self.verifier(inst)
         v = verifier.verify(patch)
         with self._lock:
-            self.docker_verifications += 1
+            if v.cached:
+                self.cache_hits += 1
+            else:
+                self.docker_verifications += 1
         detail: dict[str, Any] = {"patch": patch, "edit_format": fmt, "status": v.status, "error": v.error,
                                   "duration_s": v.duration_s, "test_duration_s": v.test_duration_s,
                                   "apply_method": v.apply_method, "dropped_files": v.dropped_files,
+                                  "decided_by": v.decided_by, "test_cpu_s": v.test_cpu_s,
                                   "fail_to_pass": v.fail_to_pass, "pass_to_pass": v.pass_to_pass,
                                   "tests_run": len(v.tests), "log_path": v.log_path, "patch_hash": v.patch_hash,
+                                  "semantic_key": v.semantic_key, "cached": v.cached,
                                   "passes_existing_tests": False if v.status not in APPLIED else None}
+        if self.oracle_is_model_written:  # the reproduction tests ran here: solve/repro.py reuses their outcomes
+            detail["repro_outcomes"] = v.tests
         if v.status in APPLIED and self.regression:
             reg = self.regression_check(inst, verifier, patch, v)
             if reg is not None:
@@ -184,7 +217,7 @@ class SWEBenchTask:
 
     def regression_check(self, inst: SWEInstance, verifier: Verifier, patch: str, oracle) -> dict | None:
         """Do the tests that passed at the base commit still pass with the patch?"""
-        if inst.test_cmd is not None:  # a local repo: the user's own test command is the check
+        if inst.test_cmd is not None and not self.oracle_is_model_written:  # the user's own test command
             return {"cmd": inst.test_cmd, "passed": oracle.resolved, "same_as_verifier": True}
         touched = [f for f in patches.touched_files(patch) if not patches.is_test_path(f)]
         test_files = related_tests(touched, self.snapshot(inst).files)
@@ -214,5 +247,8 @@ class SWEBenchTask:
     def close(self) -> None:
         with self._lock:
             verifiers, self._verifiers = list(self._verifiers.values()), {}
+            snapshots = list(self._snapshots.values())  # kept (cached reads); their git process ends
         for v in verifiers:
             v.close()
+        for snap in snapshots:
+            snap.close()

@@ -9,10 +9,12 @@ windows. Test files are left out: edits to them are discarded by the harness any
 from __future__ import annotations
 
 import re
-import subprocess
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+
+import git
 
 from harness.patch import is_test_path
 from harness.repos import git_dir
@@ -30,48 +32,47 @@ def count_tokens(text: str) -> int:
 
 
 class RepoSnapshot:
-    """Read-only view of one commit of a git repository (bare mirror or working repo)."""
+    """Read-only view of one commit of a git repository (bare mirror or working repo).
+
+    Reads go through GitPython: one persistent `git cat-file --batch` process
+    per snapshot answers every file read (not a git process per file); a lock serializes the
+    run loop's and the verify workers' reads on it. `close()` ends the process."""
 
     def __init__(self, repo: str | Path, commit: str):
         self.git_dir, self.commit = git_dir(Path(repo)), commit
-
-    def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
-        return subprocess.run(["git", "--git-dir", str(self.git_dir), *args], input=stdin,
-                              check=True, capture_output=True, timeout=300).stdout
+        # GIT_DIR explicitly: snapshots may lack `core.bare`, and GitPython would then look upwards
+        self._git = git.Git(str(self.git_dir))
+        self._git.update_environment(GIT_DIR=str(self.git_dir))
+        self._lock = threading.Lock()
 
     @cached_property
     def files(self) -> tuple[str, ...]:
-        out = self._git("ls-tree", "-r", "-z", "--name-only", self.commit)
-        return tuple(p for p in out.decode("utf-8", "surrogateescape").split("\0") if p)
+        with self._lock:
+            out = self._git.ls_tree("-r", "-z", "--name-only", self.commit)
+        return tuple(p for p in out.split("\0") if p)
 
     @lru_cache(maxsize=4096)
     def read(self, path: str) -> str | None:
-        """The file's text at the commit, None when it is not there (or is not text)."""
-        try:
-            data = self._git("cat-file", "blob", f"{self.commit}:{path}")
-        except subprocess.CalledProcessError:
+        """The file's text at the commit, None when it is not there (or is not a text file)."""
+        if "\n" in path:  # the batch protocol is line-based
             return None
-        return None if b"\0" in data[:8000] else data.decode("utf-8", "surrogateescape")
+        with self._lock:
+            try:
+                _, kind, _, data = self._git.get_object_data(f"{self.commit}:{path}")
+            except ValueError:  # "missing": no such path at this commit
+                return None
+        if kind != b"blob" or b"\0" in data[:8000]:
+            return None
+        return data.decode("utf-8", "surrogateescape")
 
     def read_many(self, paths: list[str]) -> dict[str, str]:
-        """Many files in one `git cat-file --batch` (one process, not one per file)."""
-        paths = [p for p in paths if "\n" not in p]  # the batch protocol is line-based
-        if not paths:
-            return {}
-        out = self._git("cat-file", "--batch", stdin="".join(f"{self.commit}:{p}\n" for p in paths).encode())
-        texts, pos = {}, 0
-        for path in paths:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split()
-            pos = end + 1
-            if len(header) < 3 or header[1] == b"missing":
-                continue
-            size = int(header[2])
-            data = out[pos:pos + size]
-            pos += size + 1
-            if b"\0" not in data[:8000]:
-                texts[path] = data.decode("utf-8", "surrogateescape")
-        return texts
+        """Many files through the same persistent `cat-file --batch` process."""
+        texts = {p: self.read(p) for p in paths}
+        return {p: t for p, t in texts.items() if t is not None}
+
+    def close(self) -> None:
+        with self._lock:
+            self._git.clear_cache()  # ends the persistent cat-file process
 
 
 def source_files(snapshot: RepoSnapshot) -> list[str]:

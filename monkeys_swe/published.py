@@ -69,7 +69,6 @@ def import_sample_sets(source: str | Path, *, task: str, runs_dir: str | Path = 
 
 
 def _write_published_verdicts(store: Store, task, problems: list[Problem], sets: list[SampleSet]) -> None:
-    key_fn = getattr(task, "dedupe_key", None)
     filled = store.filled_indices()
     with store.db:  # one transaction: a published file can hold millions of samples
         store.db.execute("BEGIN")
@@ -80,7 +79,7 @@ def _write_published_verdicts(store: Store, task, problems: list[Problem], sets:
             for i, (text, ok) in enumerate(zip(ss.samples, ss.is_corrects)):
                 if i in done:
                     continue
-                answer = (key_fn(problem, text) or None) if key_fn else None
+                answer = task.dedupe_key(problem, text) or None
                 store.add_sample(Sample(problem.id, i, text, 0, 0, None, 0.0, "stop", {"imported": True}))
                 store.add_verdict(problem.id, i, Verdict(bool(ok), "correct" if ok else "incorrect", answer,
                                                          {"source": "is_corrects"}))

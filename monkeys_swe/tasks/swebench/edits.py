@@ -1,11 +1,5 @@
-"""Completions -> unified diffs: SEARCH/REPLACE blocks (Aider / Agentless style) or a raw diff.
-
-    path/to/file.py
-    <<<<<<< SEARCH
-        return sum(values) / (len(values) + 1)
-    =======
-        return sum(values) / len(values)
-    >>>>>>> REPLACE
+"""Completions -> unified diffs: SEARCH/REPLACE blocks (Aider / Agentless style, the format
+prompt.EDIT_FORMAT asks for: a path line, then SEARCH / ======= / REPLACE markers) or a raw diff.
 
 Models quote code far more reliably than they count hunk lines, so SEARCH/REPLACE is the
 format we ask for; the diff is then computed here against the real file at the base commit.

@@ -18,8 +18,9 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.samplers.openai import OpenAISampler, RequestFailed
 from monkeys_swe.store import Store
-from monkeys_swe.types import Messages, Problem
+from monkeys_swe.types import GenerationParams, Messages, Problem
 
 GRADES = {str(g): g for g in range(1, 11)}
 _GRADE = re.compile(r"\b(10|[1-9])\b")
@@ -57,19 +58,21 @@ class OpenAIJudge:
     """An LLM judge behind an OpenAI-compatible chat endpoint (temperature 0, one short reply)."""
 
     def __init__(self, base_url: str, model: str | None = None, *, api_key: str | None = None):
-        from monkeys_swe.samplers.openai import OpenAISampler
-
         self._server = OpenAISampler(base_url, model, api_key=api_key)  # its retries and error messages
         self.name = f"judge:{self._server.model_name}"
         self._logprobs: bool | None = None  # does the server return logprobs? learned on the first call
 
     def score(self, problem: Problem, completion: str) -> float:
-        s = self._server
-        request = dict(model=s.model, messages=judge_messages(problem, completion), temperature=0, max_tokens=4)
+        s, messages = self._server, judge_messages(problem, completion)
         if self._logprobs is not False:
-            try:  # first try: once, without retries, since servers that lack logprobs answer 4xx/5xx
-                reply = s.client.chat.completions.create(**request, logprobs=True, top_logprobs=10)
-            except s._openai.APIStatusError:
+            # until the server has shown it returns logprobs, one retry only: a refusal costs little
+            client = s.client if self._logprobs else s.client.with_options(max_retries=1)
+            try:
+                reply = s._call(client.chat.completions.create, model=s.model, messages=messages, temperature=0,
+                                max_tokens=4, logprobs=True, top_logprobs=10)
+            except RequestFailed as exc:
+                if not logprobs_unsupported(exc):
+                    raise
                 self._logprobs = False  # e.g. llama-cpp-python's server without logits_all
             else:
                 self._logprobs = True
@@ -77,8 +80,17 @@ class OpenAIJudge:
                 content = (choice.logprobs.content or []) if choice.logprobs else []
                 grade = expected_grade({t.token: t.logprob for t in content[0].top_logprobs}) if content else None
                 return grade if grade is not None else parse_grade(choice.message.content or "") or 0.0
-        reply = s._call(s.client.chat.completions.create, **request)
-        return parse_grade(reply.choices[0].message.content or "") or 0.0
+        reply = s.complete(messages, GenerationParams(temperature=0.0, top_p=1.0, max_tokens=4), problem_id=problem.id)
+        return parse_grade(reply.text if reply else "") or 0.0
+
+
+def logprobs_unsupported(exc: RequestFailed) -> bool:
+    """The server says it cannot return logprobs: a 4xx (not a rate limit) naming them, or the 500
+    llama-cpp-python's server answers with "logprobs is not supported ..." (a ValueError it does not map)."""
+    text, status = str(exc).lower(), exc.status
+    if status is None or status in (408, 409, 429) or "logprob" not in text:
+        return False
+    return 400 <= status < 500 or "not supported" in text or "unsupported" in text
 
 
 class LlamaCppJudge:

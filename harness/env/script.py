@@ -1,0 +1,188 @@
+"""The bash that installs an environment: dependencies as of a date, resolved by uv.
+
+Date rule: every requirement resolves with `uv pip install --exclude-newer DATE`, so an
+old repository gets the packages that were current when it was (uv reproduced the hand pins
+found for flask 2.3 exactly). Explicit pins are kept only where the date rule is not enough:
+- `name==version` pins from swebench's spec table: swebench found them working with the
+  official images; they may postdate DATE, so each is exempted from it
+  (`--exclude-newer-package name=...`).
+- build tools (setuptools, wheel, pip, setuptools_scm, ...) are not dated: editable installs
+  need a setuptools with PEP 660 (>= 64, 2022), and 2016's setuptools does not run on 3.9+.
+- compiled packages (numpy, scipy, pandas, ...) install only from wheels (`--only-binary`):
+  the images have no compiler, and a date from before our Python's wheels existed then fails
+  to resolve instead of failing a source build.
+When nothing resolves as of DATE (old code on a newer Python), the script tries DATE + 1 and
++ 2 years, then no date; the date that worked is written to /opt/monkeys-env/exclude-newer.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+
+FAR = "2999-01-01T00:00:00Z"
+BUILD_TOOLS = ("setuptools", "wheel", "pip", "setuptools-scm", "setuptools_scm", "cython",
+               "extension-helpers", "hatchling", "flit-core", "poetry-core", "versioneer")
+BINARY_ONLY = ("numpy", "scipy", "pandas", "matplotlib", "contourpy", "kiwisolver", "pillow",
+               "h5py", "netcdf4", "cftime", "numba", "llvmlite", "numexpr", "bottleneck", "lxml",
+               "pyerfa", "scikit-learn", "shapely", "pyproj", "cryptography", "zarr", "numcodecs",
+               "fonttools", "psutil", "pyarrow")
+# The test runner must run on the image's Python, which can be newer than the instance's
+# date (3.9 for a 2014 instance): pytest of 2014 dies at startup on 3.9 (INTERNALERROR in
+# warn_about_missing_assertion, seen on psf__requests-1963). So pytest and its own
+# dependencies resolve as of max(DATE, the date our Python's wheels/support arrived).
+TEST_TOOLS = ("pytest", "pluggy", "py", "iniconfig", "attrs", "more-itertools", "atomicwrites",
+              "pytest-cov", "pytest-xdist", "pytest-timeout", "pytest-mock", "coverage", "execnet")
+PYTHON_FLOOR = {"3.9": "2021-01-01T00:00:00Z", "3.11": "2023-01-01T00:00:00Z",
+                "3.13": "2025-01-01T00:00:00Z"}
+ENV_DIR = "/opt/monkeys-env"
+_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*===?\s*[A-Za-z0-9_.+!*\-]+\s*$")
+
+
+def iso_date(text: str) -> str:
+    """'2016-07-15T12:00:00Z' / '2016-07-15 12:00:00+02:00' -> '2016-07-15T12:00:00Z' (UTC)."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def date_chain(date: str | None) -> list[str]:
+    """The dates tried in turn: DATE, +1 and +2 years, then "" (no limit)."""
+    if not date:
+        return [""]
+    d = dt.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ")
+    later = [d.replace(year=d.year + n, day=min(d.day, 28)) for n in (1, 2)]
+    return [date] + [x.strftime("%Y-%m-%dT%H:%M:%SZ") for x in later if x < dt.datetime.now()] + [""]
+
+
+def pinned_names(reqs: list[str]) -> list[str]:
+    return [m.group(1) for r in reqs if (m := _PIN.match(r))]
+
+
+def uv_flags(pins: list[str], date: str | None = None, python: str | None = None) -> str:
+    pinned = pinned_names(pins)
+    exempt = list(dict.fromkeys([*BUILD_TOOLS, *pinned]))
+    flags = ["--only-binary", ",".join(BINARY_ONLY)]
+    flags += [f"--exclude-newer-package {shlex.quote(n + '=' + FAR)}" for n in exempt]
+    floor = PYTHON_FLOOR.get(python or "")
+    if date and floor and date < floor:
+        low = {n.lower() for n in pinned}
+        flags += [f"--exclude-newer-package {shlex.quote(n + '=' + floor)}" for n in TEST_TOOLS
+                  if n not in low]
+    return " ".join(flags)
+
+
+def to_uv(cmd: str) -> str:
+    """swebench's `python -m pip install ARGS` -> `uv_dated ARGS` when uv understands every
+    argument (-e, ., extras, --no-build-isolation); otherwise the command is kept as it is."""
+    m = re.match(r"^python -m pip install (.*)$", cmd.strip())
+    if not m:
+        return cmd
+    args = [a for a in shlex.split(m.group(1)) if a not in ("-v", "--verbose")]
+    ok = all(a in ("-e", "--no-build-isolation") or a == "." or a.startswith(".[") for a in args)
+    return "uv_dated " + " ".join(shlex.quote(a) for a in args) if ok else cmd
+
+
+PRELUDE = """\
+set -uo pipefail
+cd /testbed
+[ -s @ENV@/ca.crt ] && export SSL_CERT_FILE=@ENV@/ca.crt PIP_CERT=@ENV@/ca.crt
+export UV_CACHE_DIR=/tmp/monkeys-uv-cache UV_HTTP_TIMEOUT=120 UV_LINK_MODE=copy
+UV_FLAGS=(@FLAGS@)
+uv_dated() {  # uv pip install as of the first date in the chain that resolves and installs
+  for d in @DATES@; do
+    if uv pip install "${UV_FLAGS[@]}" ${d:+--exclude-newer "$d"} "$@"; then
+      echo "${d:-none}" > @ENV@/@RECORD@; return 0; fi
+    echo "[monkeys-env] nothing installable as of ${d:-today}: $*" >&2
+  done
+  return 1
+}
+"""
+
+
+def prelude(date: str | None, pins: list[str], record: str = "exclude-newer", python: str | None = None) -> str:
+    return (PRELUDE.replace("@ENV@", ENV_DIR).replace("@RECORD@", record)
+            .replace("@FLAGS@", uv_flags(pins, date, python))
+            .replace("@DATES@", " ".join(shlex.quote(d) for d in date_chain(date))))
+
+
+def env_script(*, date: str | None, requirements: bool, packages: list[str], pins: list[str],
+               pre_install: list[str], install: str | None, needs_pytest: bool,
+               python: str | None = None) -> str:
+    """The env layer: a clean venv, then requirements + packages + pins, then the package
+    itself (so its own dependencies are in the shared layer), then the tree restored."""
+    lines = [prelude(date, pins, python=python),
+             # the system interpreter (python3 on PATH may be the venv's own, which --clear would break)
+             'PY=$(readlink -f /opt/venv/bin/python3 2>/dev/null || command -v python3)',
+             '"$PY" -m venv --clear /opt/venv || exit 1']
+    deps = " ".join(shlex.quote(p) for p in [*packages, *pins])
+    if requirements:
+        # All at once; if that cannot resolve, the spec's own packages, then each
+        # requirement on its own (best effort: one that does not install is named and skipped).
+        lines += [f"if ! uv_dated -r {ENV_DIR}/requirements.txt {deps}; then",
+                  f"  {'uv_dated ' + deps + ' || exit 1' if deps else ':'}",
+                  f"  while read -r req; do [ -z \"$req\" ] || uv_dated \"$req\" "
+                  f"|| echo \"[monkeys-env] skipped requirement: $req\"; done < {ENV_DIR}/requirements.txt",
+                  "fi"]
+    elif deps:
+        lines.append(f"uv_dated {deps} || exit 1")
+    lines.append("uv_dated setuptools wheel || true")  # undated (BUILD_TOOLS): PEP 660 editables
+    if install:
+        lines += [*pre_install, f"{to_uv(install)} || {{ echo '[monkeys-env] package install failed at the env commit'; "
+                  f"touch {ENV_DIR}/package-not-installed; }}",
+                  "git checkout -q -- . 2>/dev/null || true"]
+    if needs_pytest:
+        lines.append("python -c 'import pytest' 2>/dev/null || uv_dated pytest || exit 1")
+    lines += [f"uv pip freeze > {ENV_DIR}/freeze.txt 2>/dev/null || true",
+              f"rm -rf /tmp/monkeys-uv-cache {ENV_DIR}/ca.crt"]
+    return "\n".join(lines) + "\n"
+
+
+def _install_lines(install: list[str], reuse: bool) -> list[str]:
+    """The package's install. `reuse`: the env layer installed it (editable, pointing at
+    /testbed), so it is redone only when a build input changed since the env commit."""
+    cmds = [_fast(to_uv(c)) for c in install]
+    if not reuse or not cmds:
+        return cmds
+    return [f"if [ -e {ENV_DIR}/package-not-installed ] || tr '\\0' '\\n' < $M/changed "
+            f"| grep -qE '{BUILD_INPUTS}'; then", *[f"  {c}" for c in cmds],
+            "else echo '[monkeys-env] editable install of the env layer reused'; fi"]
+
+
+def _fast(cmd: str) -> str:
+    """The env layer has the dependencies (and a PEP 660 setuptools): reinstall the package
+    alone, without resolving or a build environment; the full dated install if that fails."""
+    if not cmd.startswith("uv_dated "):
+        return cmd
+    args = cmd[len("uv_dated "):]
+    return f"uv pip install --no-deps --no-build-isolation {args} || uv_dated {args}"
+
+
+# Changes that make the env layer's editable install stale (metadata, compiled sources).
+BUILD_INPUTS = r"(^|/)(setup\.py|setup\.cfg|pyproject\.toml|MANIFEST\.in)$|\.(pyx|pxd|c|cc|cpp|h)$"
+
+
+def instance_script(*, date: str | None, pins: list[str], pre_install: list[str],
+                    install: list[str], base_commit: str, reuse_env_install: bool = False,
+                    python: str | None = None) -> str:
+    """The thin instance layer: the changed files are already copied over the env tree;
+    delete the removed ones, make /testbed one commit (base_commit's tree, no history,
+    unreachable env objects pruned), then pre-install edits and the editable install."""
+    lines = [prelude(date, pins, record="instance-exclude-newer", python=python),
+             "M=/tmp/monkeys-inst",
+             '[ -s $M/deleted ] && xargs -0 rm -f -- < $M/deleted',
+             *pre_install,
+             # Stage only what changed: re-adding every file would rewrite (freshen) every object
+             # of the env layer into this one. core.checkStat=minimal keeps the rest clean.
+             "G='git --literal-pathspecs'",
+             "[ -s $M/deleted ] && { $G rm -q --cached --ignore-unmatch --pathspec-from-file=$M/deleted --pathspec-file-nul || exit 1; }",
+             "[ -s $M/changed ] && { $G add -f --pathspec-from-file=$M/changed --pathspec-file-nul || exit 1; }",
+             "git add -u || exit 1  # pre-install edits of tracked files",
+             f"c=$(git commit-tree $(git write-tree) -m {shlex.quote('base ' + base_commit)}) || exit 1",
+             "git update-ref refs/heads/main $c && git symbolic-ref HEAD refs/heads/main",
+             "git reflog expire --expire=now --all; git prune --expire=now",
+             "set -e", *_install_lines(install, reuse_env_install), "set +e",
+             "git ls-files --others --exclude-standard >> .git/info/exclude",
+             f"rm -rf /tmp/monkeys-uv-cache {ENV_DIR}/ca.crt $M"]
+    return "\n".join(lines) + "\n"

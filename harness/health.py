@@ -1,0 +1,164 @@
+"""Is an instance image fit to judge candidates? Decided once per image, remembered on disk.
+
+Before the first candidate, the Verifier runs the instance's test command with the empty
+candidate (test_patch applied). A healthy environment:
+- SWE-bench instances: every PASS_TO_PASS test passes and no FAIL_TO_PASS test passes
+  (they fail, or are missing), and the runner ran: the log parser reads results or, when a
+  crash cut the log short (pytest's INTERNALERROR: no -rA summary), the runner's own JUnit
+  report shows passing tests (and is the PASS_TO_PASS tests' witness);
+- custom instances (graded by exit code): the runner starts and reports at least one test.
+Otherwise the image is broken and every verdict on it is `error` with the reason and the
+validation log, never `not_resolved`: a gold patch must not be judged wrong because the
+environment is.
+
+For fail-fast grading the same validation also runs the gold patch against the
+FAIL_TO_PASS selection alone: every FAIL_TO_PASS test must pass there, or the instance is
+graded by the full command only (its tests may depend on others in the file).
+
+Records live in `<cache>/validations/<key>.json` (with the log beside it), keyed by image
+id, instance id, test command, fail-fast command and VERSION, so a validation runs once
+per image, not once per process. Timeouts are not remembered (the machine may be loaded).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+VERSION = 3  # bump when the rules change: every image is validated again
+PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
+
+
+@dataclass
+class Health:
+    healthy: bool
+    reason: str | None = None  # why not healthy
+    log_path: str | None = None  # the validation run's log
+    fail_fast_cmd: str | None = None  # the FAIL_TO_PASS-only command, when trusted
+    fail_fast_note: str | None = None  # why fail-fast is off for this image
+    image: str = ""
+    checked_at: float = 0.0
+    persist: bool = True  # False for outcomes that may change on a rerun (timeouts)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("persist")
+        return d
+
+
+def key(image_id: str, instance_id: str, test_cmd: str, fail_fast_cmd: str | None) -> str:
+    text = "\0".join([str(VERSION), image_id, instance_id, test_cmd, fail_fast_cmd or ""])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def load(self, k: str) -> Health | None:
+        try:
+            data = json.loads((self.root / f"{k}.json").read_text())
+            return Health(**{f.name: data[f.name] for f in dataclasses.fields(Health) if f.name in data})
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def save(self, k: str, health: Health) -> Health:
+        """Write the record (atomically) with a copy of its log; returns it, log path updated."""
+        if not health.persist:
+            return health
+        self.root.mkdir(parents=True, exist_ok=True)
+        if health.log_path and os.path.exists(health.log_path):
+            kept = self.root / f"{k}.log"
+            shutil.copyfile(health.log_path, kept)
+            junit = Path(health.log_path).with_suffix(".junit.xml")
+            if junit.exists():  # the runner's own report, the witness judge() may have used
+                shutil.copyfile(junit, kept.with_suffix(".junit.xml"))
+            health.log_path = str(kept)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(health.to_dict(), f, indent=1)
+        os.replace(tmp, self.root / f"{k}.json")
+        return health
+
+
+def _tail(log_path: str | None, n: int = 3) -> str:
+    """The last non-empty lines of the test command's output, for a one-line reason."""
+    from harness import grading
+
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except (OSError, TypeError):
+        return ""
+    section = text.split(grading.START_TEST_OUTPUT, 1)[-1].split(grading.END_TEST_OUTPUT, 1)[0]
+    lines = [ln.strip() for ln in section.splitlines() if ln.strip()]
+    return " | ".join(lines[-n:])[:300]
+
+
+def junit_beside(log_path: str | None) -> bytes | None:
+    """The runner's JUnit report kept beside a run's log (harness.verify writes it there)."""
+    try:
+        return Path(log_path).with_suffix(".junit.xml").read_bytes()
+    except (OSError, TypeError):
+        return None
+
+
+def _refused(log_path: str | None) -> bool:
+    """The log carries a marker for which swebench refuses any log (it would refuse the gold's)."""
+    from swebench.harness.constants import APPLY_PATCH_FAIL, RESET_FAILED, TESTS_ERROR, TESTS_TIMEOUT
+
+    try:
+        text = Path(log_path).read_text(encoding="utf-8", errors="replace")
+    except (OSError, TypeError):
+        return True
+    return any(code in text for code in (APPLY_PATCH_FAIL, RESET_FAILED, TESTS_ERROR, TESTS_TIMEOUT))
+
+
+def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Health:
+    """Health from the empty candidate's verdict (a harness.verify.PatchVerdict) and, for
+    pytest, the runner's own report of that run (a harness.runners.RunnerReport; trusted
+    here: the empty candidate is no model output). The report is the witness when the log
+    parser read nothing because pytest crashed after its tests ran (an INTERNALERROR, exit 3,
+    drops the -rA summary; the crash may be the very bug the instance fixes): the runner
+    works if it reported passing tests, and a PASS_TO_PASS test passes if it passed there.
+    `parsed_name`: JUnit names as the log parser writes them (harness.grading.parsed_name)."""
+    from harness import runners
+
+    now = time.time()
+    base = dict(log_path=verdict.log_path, image=image, checked_at=now)
+
+    def broken(reason: str, persist: bool = True) -> Health:
+        return Health(False, reason, persist=persist, **base)
+
+    if verdict.status == "timeout":
+        return broken(f"the test command timed out without any patch ({verdict.error})", persist=False)
+    if verdict.status == "error":
+        return broken(verdict.error or "the validation run failed")
+    exit_note = f"exit {verdict.test_exit_code}"
+    if instance.grade_by_exit_code:
+        if not verdict.tests:
+            return broken(f"the test command reported no test results ({exit_note}): {_tail(verdict.log_path)}")
+        return Health(True, **base)
+    p2p_failed = verdict.pass_to_pass.get("failure", [])
+    if not verdict.tests:
+        crashed = verdict.test_exit_code == PYTEST_INTERNAL_ERROR
+        if not crashed or report is None or not report.passed or _refused(verdict.log_path):
+            return broken(f"the test command reported no test results ({exit_note}): {_tail(verdict.log_path)}")
+        index = runners.junit_index(report, parsed_name)
+        p2p_failed = [t for t in instance.PASS_TO_PASS if "passed" not in (runners.junit_outcomes(index, t) or [])]
+    elif verdict.error:  # swebench refused the log (e.g. a non-zero exit with every test passing)
+        return broken(f"{verdict.error} ({exit_note}): {_tail(verdict.log_path)}")
+    if p2p_failed:
+        return broken(f"{len(p2p_failed)} of {len(instance.PASS_TO_PASS)} PASS_TO_PASS tests do not pass "
+                      f"without any patch (e.g. {p2p_failed[0]}): {_tail(verdict.log_path, 2)}")
+    f2p_passed = verdict.fail_to_pass.get("success", [])
+    if f2p_passed:
+        return broken(f"{len(f2p_passed)} FAIL_TO_PASS tests already pass without any patch "
+                      f"(e.g. {f2p_passed[0]})")
+    return Health(True, **base)
