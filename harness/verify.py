@@ -97,6 +97,7 @@ class Verifier:
         self._health: healths.Health | None = None
         self._health_lock = threading.Lock()
         self._pool: SandboxPool | None = None
+        self._pool_lock = threading.Lock()
         self.verdict_cache = verdict_caches.open_cache(verdict_cache)  # None: every verdict is computed
         self._normalizer = normalize.for_instance(instance, repo_mirror, self.spec)  # no clone, no Docker
         self._image_id: str | None = None
@@ -112,16 +113,19 @@ class Verifier:
         return self.image
 
     def _sandboxes(self) -> SandboxPool:
-        if self._pool is None:
-            self._pool = SandboxPool(self.ensure_image(), spares=self.pool_size, limits=self.limits,
-                                     client=self.client,
-                                     labels={f"{LABEL}.instance": self.instance.instance_id})
-        return self._pool
+        # Verify threads race here on the first attempt: one pool, or the loser's spares leak.
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = SandboxPool(self.ensure_image(), spares=self.pool_size, limits=self.limits,
+                                         client=self.client,
+                                         labels={f"{LABEL}.instance": self.instance.instance_id})
+            return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def __enter__(self) -> "Verifier":
         return self

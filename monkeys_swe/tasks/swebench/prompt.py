@@ -22,7 +22,8 @@ Rules: the line before <<<<<<< SEARCH is the file's path. The SEARCH part must c
 file exactly, indentation included, and be just long enough to be unique. Edit only source
 files, not tests. Keep the fix minimal."""
 
-EDIT_TEMPLATE = """\
+# The issue and the retrieved code: the start of every prompt about an issue (edits, tests).
+ISSUE_CONTEXT = """\
 We are fixing this issue in the repository {repo}:
 
 <issue>
@@ -34,8 +35,8 @@ Relevant code from the repository:
 <code>
 {code}</code>
 
-{edit_format}
 """
+EDIT_TEMPLATE = ISSUE_CONTEXT + "{edit_format}\n"
 
 LOCALIZE_TEMPLATE = """\
 We are fixing this issue in the repository {repo}:

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from monkeys_swe.tasks.swebench.edits import file_diff
+from monkeys_swe.tasks.swebench.prompt import ISSUE_CONTEXT
 from monkeys_swe.types import Messages
 
 KIND = "repro"  # replayed sample sets for tests are matched by id "repro:<instance>" or question "repro:<issue>"
@@ -35,18 +36,7 @@ _OWN_ERRORS = ("ImportError", "ModuleNotFoundError", "NameError", "SyntaxError",
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
 SYSTEM = "You are an expert software engineer. You write tests that reproduce reported issues."
-TEMPLATE = """\
-We are fixing this issue in the repository {repo}:
-
-<issue>
-{issue}
-</issue>
-
-Relevant code from the repository:
-
-<code>
-{code}</code>
-
+TEMPLATE = ISSUE_CONTEXT + """\
 Write a self-contained pytest test file that reproduces the issue: its tests must FAIL on the
 code as it is now and PASS once the issue is fixed. Import what you need from the repository's
 package; use plain asserts; no network, no files outside a temporary directory. The file is run
