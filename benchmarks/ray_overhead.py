@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from harness_fixture import BUGGY, FIXED, INSTANCE_ID, make_fixture_instance  # noqa: E402
+from harness_fixture import BUGGY, INSTANCE_ID, make_fixture_instance  # noqa: E402
 from monkeys_swe.config import RunConfig  # noqa: E402
 from monkeys_swe.executors import LocalExecutor, make_executor  # noqa: E402
 from monkeys_swe.runner import Runner  # noqa: E402

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 
 from harness import lifecycle, repos, specs
 from harness.base_images import (BASE_IMAGE, PYTHON_IMAGE, ensure_base_images, ensure_python_base,
