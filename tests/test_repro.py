@@ -8,6 +8,7 @@ majority vote alone picks the wrong patch and the reproduction tests pick the fi
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli
-from harness_fixture import BUGGY, FIXED, INSTANCE_ID, make_fixture_instance
+from harness_fixture import BUGGY, INSTANCE_ID, make_fixture_instance
 from test_solve import CORRECT, DUPLICATE, MALFORMED, solve_json, sr
 
 WRONG = sr("calc/ops.py", BUGGY, "    return sum(values) / (len(values) - 1)\n")
@@ -140,8 +141,17 @@ def test_reproduction_tests_rank_the_fix_and_the_matrix_survives_sigkill(tmp_pat
     assert curves["existing tests + vote"][-1] == 0.0  # all 5: the wrong one, seen first
     assert curves["random pick"][0] == pytest.approx(2 / 5)
     assert report["repro_cost"]["tests"]["attempts"] == 4 and report["repro_cost"]["tests"]["matrix_runs"] == 2
-    assert "reproduction tests (model-written)" in rep.stdout and "test generation" in rep.stdout
+    assert "reproduction tests" in rep.stdout and "(model-written)" in rep.stdout and "test generation" in rep.stdout
     assert "reproduction tests" in (run_dir / "report" / "report.html").read_text()
+    # the judge curve (`solve --judge` at every k, last run with --select vote): its only finalist set,
+    # {wrong, fix}, is the one `solve --judge` already decided (B: the fix), so it asks nothing and
+    # picks the fix whenever a subset holds it: coverage exactly (C(5, k) <= 20: every subset)
+    again = cli("report", str(run_dir), "--judge-curve", check=True)
+    report = json.loads((run_dir / "report" / "summary.json").read_text())
+    assert report["judge_curve"]["decisions"] == 1 and report["judge_curve"]["calls"] == 0
+    assert report["selection"]["judge (est., 20 subsets/k)"] == pytest.approx(report["coverage"])
+    assert report["coverage"] == pytest.approx([1 - math.comb(3, k) / math.comb(5, k) for k in report["ks"]])
+    assert "judge decisions" in again.stdout
 
 
 SLUG_BROKEN = "def slugify(text):\n    return text.lower().replace(' ', '_')\n"

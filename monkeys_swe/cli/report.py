@@ -24,8 +24,12 @@ from monkeys_swe.errors import UserError
               help="Score unscored attempts with an LLM judge first (adds best-of-N and RM-weighted vote curves).")
 @click.option("--judge-model", default=None, help="Judge model: a GGUF path (llamacpp) or a served name (openai).")
 @click.option("--judge-base-url", default=None, help="OpenAI-compatible server of the openai judge.")
+@click.option("--judge-curve", is_flag=True,
+              help="SWE runs: estimate `solve --judge`'s selection curve, asking the run's own model for the "
+                   "judge decisions not stored yet (up to 20 subsets per k; stored, so a rerun asks nothing).")
 def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: tuple[Path, ...], task: str | None,
-            runs_dir: str, rows: int, judge: str | None, judge_model: str | None, judge_base_url: str | None) -> None:
+            runs_dir: str, rows: int, judge: str | None, judge_model: str | None, judge_base_url: str | None,
+            judge_curve: bool) -> None:
     """Report coverage (pass@k), selection accuracy and the scaling fit of RUNS."""
     console = Console(width=None if sys.stdout.isatty() else 150)  # logs and CI: don't squeeze to 80
     run_dirs = list(runs)
@@ -54,9 +58,9 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
     if len(run_dirs) == 1:
         from monkeys_swe.reports import report_run
 
-        report_run(run_dirs[0], console=console, out_dir=out_dir, html=html, max_rows=rows)
+        report_run(run_dirs[0], console=console, out_dir=out_dir, html=html, max_rows=rows, judge_curve=judge_curve)
     else:
         from monkeys_swe.reports import report_runs
 
         report_runs(run_dirs, out_dir=out_dir or Path("report"), console=console, html=html,
-                    title=f"{len(run_dirs)} runs")
+                    title=f"{len(run_dirs)} runs", judge_curve=judge_curve)

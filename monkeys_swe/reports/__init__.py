@@ -13,16 +13,17 @@ from rich.console import Console
 
 from monkeys_swe.errors import UserError
 from monkeys_swe.reports.summary import load_run, summarize
-from monkeys_swe.reports.terminal import print_run, runs_table
+from monkeys_swe.reports.terminal import print_run, runs_table, selection_table
 
 __all__ = ["report_run", "report_runs", "summarize_run"]
 
 
-def summarize_run(run_dir: str | Path, *, extrapolate_to: int | None = None) -> dict[str, Any]:
-    """The summary dict of one run, with its scaling-law fit (or the reason there is none)."""
+def summarize_run(run_dir: str | Path, *, extrapolate_to: int | None = None, judge_curve: bool = False) -> dict[str, Any]:
+    """The summary dict of one run, with its scaling-law fit (or the reason there is none);
+    `judge_curve`: ask the run's model for the judge decisions its judge curve lacks (SWE runs)."""
     from monkeys_swe.fit import fit_summary
 
-    summary = summarize(load_run(run_dir))
+    summary = summarize(load_run(run_dir), judge_curve=judge_curve)
     summary["fit"] = fit_summary(summary["ks"], summary["coverage"], extrapolate_to=extrapolate_to)
     return summary
 
@@ -42,9 +43,10 @@ def write_plots(summaries: Sequence[dict[str, Any]], out_dir: Path) -> dict[str,
 
 
 def report_run(run_dir: str | Path, *, console: Console | None = None, out_dir: str | Path | None = None,
-               html: bool = False, max_rows: int = 20, extrapolate_to: int | None = None) -> dict[str, Any]:
+               html: bool = False, max_rows: int = 20, extrapolate_to: int | None = None,
+               judge_curve: bool = False) -> dict[str, Any]:
     """Summarize one run: print tables, write report/{coverage,...}.png and summary.json; return the dict."""
-    summary = summarize_run(run_dir, extrapolate_to=extrapolate_to)
+    summary = summarize_run(run_dir, extrapolate_to=extrapolate_to, judge_curve=judge_curve)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "report"
     files = write_plots([summary], out)
     if html:
@@ -61,14 +63,15 @@ def report_run(run_dir: str | Path, *, console: Console | None = None, out_dir: 
 
 def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console: Console | None = None,
                 html: bool = False, title: str = "Runs", extra: dict[str, Any] | None = None,
-                extrapolate_to: int | None = None, labels: Sequence[str] | None = None) -> dict[str, Any]:
+                extrapolate_to: int | None = None, labels: Sequence[str] | None = None,
+                judge_curve: bool = False) -> dict[str, Any]:
     """Several runs overlaid in one set of plots (each run also gets its own report).
 
     `labels` name the runs in legends and tables (default: model plus what differs between runs).
     """
     if not run_dirs:
         raise UserError("no runs to report")
-    summaries = [report_run(d, console=None, extrapolate_to=extrapolate_to) for d in run_dirs]
+    summaries = [report_run(d, console=None, extrapolate_to=extrapolate_to, judge_curve=judge_curve) for d in run_dirs]
     for s, label in zip(summaries, labels or []):
         s["label"] = label
     out = Path(out_dir)
@@ -83,6 +86,9 @@ def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console:
     _write_json(files["summary"], combined)
     if console is not None:
         console.print(runs_table(summaries, title=title))
+        table = selection_table(summaries)
+        if table is not None:
+            console.print(table)
         for s in summaries:
             for w in s.get("warnings") or []:
                 console.print(f"[yellow]warning:[/] {s.get('label') or s['run_id']}: {w}")

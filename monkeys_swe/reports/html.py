@@ -56,6 +56,15 @@ def _problems(s: dict[str, Any]) -> str:
     return f"<details><summary>Problems of {html.escape(s['run_id'])} ({len(rows)})</summary>{body}</details>"
 
 
+def _selection(s: dict[str, Any]) -> str:
+    """A SWE run's selectors at every k beside coverage (mean over its instances)."""
+    names = [m for m, c in s["selection"].items() if len(c) == len(s["ks"])]
+    rows = [[_cell(k), _cell(_pct(s["coverage"][i])), *(_cell(_pct(s["selection"][m][i])) for m in names)]
+            for i, k in enumerate(s["ks"])]
+    return (f"<h2>Selection of {html.escape(s.get('label') or s['run_id'])} by k ({s['problems']} instances)</h2>"
+            + _table(["k", "pass@k", *names], rows, left=0))
+
+
 def _cells(cells: Sequence[dict[str, Any]]) -> str:
     rows = [[_cell(c["name"], True), _cell(c["status"], True, "err" if c.get("error") else ""),
              _cell(c.get("error") or "", True)] for c in cells]
@@ -77,17 +86,20 @@ def write_html(path: Path, title: str, summaries: Sequence[dict[str, Any]], imag
         _runs_table(summaries),
         *(f"<p class='err'>warning: {html.escape(s.get('label') or s['run_id'])}: {html.escape(w)}</p>"
           for s in summaries for w in s.get("warnings") or []),
-        "<p>Coverage is the unbiased pass@k averaged over problems; selection curves are expected accuracy "
-        "over 100 random k-subsets. Dashed fit lines beyond the largest measured k are extrapolated.</p>",
+        "<p>Coverage is the unbiased pass@k averaged over problems; selection curves are the expected success "
+        "of each selector's pick over k-subsets (every subset where there are at most 2000, else 100 random ones; "
+        "a judge curve, marked est., from at most 20 per k). "
+        "Dashed fit lines beyond the largest measured k are extrapolated.</p>",
         f"<div class='plots'>{''.join(figures)}</div>",
     ]
-    for s in summaries:  # runs with model-written reproduction tests: what the tests cost, apart
+    for s in summaries:  # reproduction tests and judge decisions: what they cost, apart from patches
         from monkeys_swe.reports.terminal import cost_rows
 
         rows = [[_cell(k, True), _cell(v, True)] for k, v in cost_rows(s)]
         if rows:
-            parts.append(f"<h2>Cost of {html.escape(s.get('label') or s['run_id'])}: patches and reproduction tests"
-                         f"</h2>" + _table(["", ""], rows, left=2))
+            parts.append(f"<h2>Cost of {html.escape(s.get('label') or s['run_id'])}: patches, reproduction tests, "
+                         f"judge</h2>" + _table(["", ""], rows, left=2))
+    parts += [_selection(s) for s in summaries if s.get("task") == "swebench" and s.get("selection")]
     if extra and extra.get("cells"):
         parts.append(_cells(extra["cells"]))
     parts += [_problems(s) for s in summaries]

@@ -6,15 +6,25 @@ over k-subsets of each problem's judged attempts and then over problems, beside 
   random pick                          a uniformly random attempt: mean success, the same at every k
   existing tests + vote                `solve --select vote` (solve/stages.py)
   reproduction tests (model-written)   `solve --select tests`: + most reproducing tests passed
+  judge (est., 20 subsets/k)           `solve --judge`: the run's selector, then the LLM judge among
+                                       up to 4 finalists (solve/judge.py); `report --judge-curve`
 
 Expectation over subsets is exact (every k-subset, each judged by solve/stages.choose itself)
 when there are at most `exact_limit` of them, else the mean over the k-prefixes of `trials` seeded
 random orders, judged by `prefix_picks` (the same stages, incrementally; a test holds it equal to
 `choose` on every prefix). So a curve is what `solve` would pick with k samples.
+
+The judge costs a model call per distinct finalist set, so its curve is an estimate from at most
+JUDGE_SUBSETS seeded subsets per k (`judge_subsets`; every subset where there are fewer), each
+through the same stages as `solve` and then the judge. Its decisions are stored in the run
+(solve/judge.py's table, keyed by the finalist set), so a rerun asks nothing again; without
+`--judge-curve` a report shows the curve only when every decision it needs is already stored.
 """
 from __future__ import annotations
 
 import math
+import os
+import zlib
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -28,6 +38,11 @@ if TYPE_CHECKING:
     from monkeys_swe.reports.summary import ProblemAttempts, RunData
 
 RANDOM, VOTE, TESTS = "random pick", "existing tests + vote", "reproduction tests (model-written)"
+JUDGE_SUBSETS = 20
+
+
+def judge_name(per_k: int = JUDGE_SUBSETS) -> str:
+    return f"judge (est., {per_k} subsets/k)"
 
 
 def _rows(p: "ProblemAttempts") -> list[tuple[int, Verdict]]:
@@ -156,6 +171,68 @@ def swe_selection_curves(data: "RunData", ks: Sequence[int], *, trials: int = 10
                 fast=lambda order: prefix_picks(rows, order, visible=visible, passed=passed if n else None))
     count = len(data.problems)
     return {name: [float(x) for x in s / count] for name, s in sums.items()}
+
+
+def judge_subsets(problem_id: str, n: int, k: int, *, cap: int = JUDGE_SUBSETS, seed: int = 0) -> list[tuple[int, ...]]:
+    """The k-subsets of range(n) the judge curve uses: all of them when at most `cap`, else `cap`
+    uniform draws from a generator seeded by (seed, k, crc32(problem id)): the same on every rerun."""
+    if math.comb(n, k) <= cap:
+        return list(combinations(range(n), k))
+    rng = np.random.default_rng([seed, k, zlib.crc32(problem_id.encode())])
+    return [tuple(sorted(rng.choice(n, size=k, replace=False).tolist())) for _ in range(cap)]
+
+
+def judge_sampler(config: dict[str, Any]):
+    """The run's own sampler (its stored config: backend, model, replay source...), for the judge."""
+    from monkeys_swe.config import RunConfig, parse_config
+    from monkeys_swe.samplers.base import make_sampler
+
+    fields = {k: v for k, v in config.items() if k in RunConfig.model_fields}
+    return make_sampler(parse_config(RunConfig, fields, "the run's stored config"))
+
+
+def judge_curve(data: "RunData", ks: Sequence[int], *, sampler=None, seed: int = 0,
+                cap: int = JUDGE_SUBSETS) -> tuple[list[float] | None, dict[str, Any]]:
+    """(expected success of `solve --judge`'s pick at each k, what it took); the curve is None when,
+    without a sampler, a decision it needs is not stored."""
+    from monkeys_swe.solve import judge
+
+    store = Store(data.run_dir, create=False)
+    if sampler is None and not judge.Decisions.exists(store):
+        store.close()
+        return None, {}
+    try:  # the judge's own seed is the run's, as in `solve --judge`
+        decisions = judge.Decisions(store, sampler, seed=int(data.config.get("seed") or 0))
+        solved = store.get_meta("solve") or {}
+        tables = repro_tables(data.run_dir)
+        sums = np.zeros(len(ks))
+        for p in data.problems:
+            rows = _rows(p)
+            if not rows:
+                continue
+            visible, (passed, n_tests) = _visible(p), tables.get(p.problem.id, ({}, 0))
+            selector = solved.get("selector") or ("tests" if n_tests else "vote")
+            inst = p.problem.data.get("instance") or {}
+            repo = os.path.basename(inst["repo_path"]) if inst.get("repo_path") else str(inst.get("repo") or "")
+            order = judge.first_seen(rows)
+            for x, k in enumerate(ks):
+                k = min(int(k), len(rows))
+                if k == 0:
+                    continue
+                subs = judge_subsets(p.problem.id, len(rows), k, cap=cap, seed=seed)
+                wins = 0
+                for sub in subs:
+                    r = [rows[j] for j in sub]
+                    sel = choose(r, selector, verifier_is_visible=visible, passed=passed, n_tests=n_tests)
+                    got = judge.pick(r, sel, decisions, p.problem.id, repo, p.problem.question, order)
+                    if got is None:
+                        return None, {}
+                    wins += got[1] is True
+                sums[x] += wins / len(subs)
+        info = {"name": judge_name(cap), "subsets_per_k": cap, "calls": decisions.calls, **decisions.totals()}
+        return [float(v) for v in sums / max(len(data.problems), 1)], info
+    finally:
+        store.close()
 
 
 def repro_cost(data: "RunData") -> dict[str, Any] | None:

@@ -98,8 +98,9 @@ def _cost(store: Store, ks: list[int]) -> dict[str, Any]:
     return out
 
 
-def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, Any]:
-    """The summary dict `report_run` returns and writes as summary.json."""
+def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: bool = False) -> dict[str, Any]:
+    """The summary dict `report_run` returns and writes as summary.json; `judge_curve`: ask the run's
+    model for the judge decisions its judge curve still lacks (SWE runs)."""
     from monkeys_swe.selection import selection_curves  # here: selection imports this module's types
 
     cfg = data.config
@@ -109,12 +110,24 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, A
     c = [sum(p.correct) for p in data.problems]
     coverage = coverage_curve(n, c, ks) if ks else np.zeros(0)
     selection = selection_curves(data, ks, trials=trials, seed=seed) if ks else {}
-    repro_cost = None
-    if cfg.get("task") == "swebench":  # random / solve's selectors / reproduction tests; tests' cost apart
-        from monkeys_swe.reports.selection_curves import repro_cost as _repro_cost, swe_selection_curves
+    repro_cost = judge = None
+    if judge_curve and cfg.get("task") != "swebench":
+        from monkeys_swe.errors import UserError
 
-        selection.update(swe_selection_curves(data, ks, trials=trials, seed=seed))
-        repro_cost = _repro_cost(data)
+        raise UserError(f"--judge-curve: {data.run_dir} is a {cfg.get('task')} run; the judge curve is for SWE runs")
+    if cfg.get("task") == "swebench":  # random / solve's selectors / reproduction tests; tests' cost apart
+        from monkeys_swe.reports import selection_curves as sc
+
+        selection.update(sc.swe_selection_curves(data, ks, trials=trials, seed=seed))
+        repro_cost = sc.repro_cost(data)
+        sampler = sc.judge_sampler(cfg) if judge_curve and ks else None
+        try:  # without a sampler: only when every decision it needs is stored
+            curve, info = sc.judge_curve(data, ks, sampler=sampler, seed=seed) if ks else (None, {})
+        finally:
+            if sampler is not None:
+                sampler.close()
+        if curve is not None:
+            selection[info["name"]], judge = curve, info
     majority = selection.get("majority vote", [])
     rows = []
     for p in data.problems:
@@ -146,6 +159,7 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0) -> dict[str, A
         "coverage": [float(x) for x in coverage],
         "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},
         "repro_cost": repro_cost,
+        "judge_curve": judge,
         "coverage_at_1": float(coverage[0]) if len(coverage) else 0.0,
         "coverage_at_n": float(coverage[-1]) if len(coverage) else 0.0,
         "majority_at_n": float(majority[-1]) if len(majority) else 0.0,

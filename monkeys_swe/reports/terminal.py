@@ -86,16 +86,38 @@ def run_overview(s: Summary) -> Table:
 
 def cost_rows(s: Summary) -> list[tuple[str, str]]:
     """Patch generation and test generation/runs apart (runs with reproduction tests)."""
-    rc = s.get("repro_cost")
-    if not rc:
-        return []
+    rc, jc = s.get("repro_cost"), s.get("judge_curve")
 
     def line(c: dict) -> str:
         usd = "" if c.get("dollars") is None else f", ${c['dollars']:.4g}"
         return (f"{c['attempts']} attempts, {_num(c['prompt_tokens'])} prompt + {_num(c['completion_tokens'])} "
                 f"completion tokens{usd}, sandboxes {c['sandbox_s']:.1f}s")
 
-    return [("patch generation", line(rc["patches"])), ("test generation", line(rc["tests"]))]
+    rows = [("patch generation", line(rc["patches"])), ("test generation", line(rc["tests"]))] if rc else []
+    if jc:  # solve/judge.py's stored decisions behind the judge curve
+        rows.append(("judge decisions", f"{jc['decisions']} stored ({jc['calls']} asked this time), "
+                                        f"{_num(jc['prompt_tokens'])} prompt + {_num(jc['completion_tokens'])} "
+                                        f"completion tokens; curve from up to {jc['subsets_per_k']} subsets per k"))
+    return rows
+
+
+def selection_table(summaries: Sequence[Summary], title: str = "Selection at k (mean over problems)") -> Table | None:
+    """Several runs (a sweep): coverage and each selector at k = 1, the middle k and N, one row per run
+    and k, for SWE runs (their selectors are solve's); None when there is none."""
+    swe = [s for s in summaries if s.get("task") == "swebench" and s.get("selection")]
+    if not swe:
+        return None
+    methods = list(dict.fromkeys(m for s in swe for m in s["selection"]))
+    t = Table(title=title, title_justify="left")
+    for col in ("run", "k", "pass@k", *methods):
+        t.add_column(col, justify="left" if col == "run" else "right")
+    for s in swe:
+        ks = s["ks"]
+        for i in sorted({0, len(ks) // 2, len(ks) - 1}) if ks else []:
+            t.add_row(s.get("label") or s["run_id"], str(ks[i]), _pct(s["coverage"][i]),
+                      *(_pct(s["selection"][m][i]) if len(s["selection"].get(m, ())) == len(ks) else "-"
+                        for m in methods))
+    return t
 
 
 def coverage_table(s: Summary, max_rows: int = 12) -> Table:
