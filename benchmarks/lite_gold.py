@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import json
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--log-dir", default="/tmp/monkeys-swe-lite-gold-logs")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per test run")
+    ap.add_argument("--jobs", type=int, default=1, help="instances at a time (each test run gets 2 CPUs)")
     ap.add_argument("--retry-failed", action="store_true", help="redo instances whose row is not ok")
     ap.add_argument("--no-prune", dest="prune", action="store_false", help="keep images between repos")
     ap.add_argument("--prebuilt", action="store_true", help="use prebuilt swebench images when present")
@@ -215,20 +218,34 @@ def main(argv: list[str] | None = None) -> int:
         todo = [(i, second) for i, second in plan
                 if i.instance_id not in done or (args.retry_failed and not done[i.instance_id].get("ok"))]
         print(f"{len(plan)} planned, {len(plan) - len(todo)} already done, {len(todo)} to run", flush=True)
-        for n, (inst, second) in enumerate(todo):
-            row = run_one(inst, args, client)
-            done[inst.instance_id] = row
-            with args.results.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"[{n + 1}/{len(todo)}] {inst.instance_id}: {'ok' if row['ok'] else row['cause']} "
-                  f"(build {row['build_s']} s, gold {row.get('gold_s', '-')} s)", flush=True)
-            nxt = todo[n + 1][0] if n + 1 < len(todo) else None
-            # Prune a repo once its last planned instance is done (in spread order: in the second pass).
-            if args.prune and second and (nxt is None or nxt.repo != inst.repo):
+        # Prune a repo once its last planned instance is done (in spread order: in the second pass).
+        left = collections.Counter(i.repo for i, _ in todo)
+        lock = threading.Lock()
+
+        def finish(n: int, inst, second: bool, row: dict) -> None:
+            with lock:
+                done[inst.instance_id] = row
+                with args.results.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"[{n + 1}/{len(todo)}] {inst.instance_id}: {'ok' if row['ok'] else row['cause']} "
+                      f"(build {row['build_s']} s, gold {row.get('gold_s', '-')} s)", flush=True)
+                left[inst.repo] -= 1
+                if not (args.prune and second and left[inst.repo] == 0):
+                    return
                 df = sum(r["unique_mb"] for r in images.list_images(client))
-                result = images.prune(client, repo=inst.repo)
+                result = images.prune(client, repo=inst.repo)  # only images no container uses
                 print(f"pruned {len(result['images'])} images of {inst.repo} (our images held {df} MB "
                       f"unique before)", flush=True)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(run_one, inst, args, client): (n, inst, second)
+                       for n, (inst, second) in enumerate(todo)}
+            try:
+                for fut in concurrent.futures.as_completed(futures):
+                    finish(*futures[fut], fut.result())
+            except KeyboardInterrupt:  # finished rows are already in --results; start no more
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     rows = [done[i.instance_id] for i, _ in plan if i.instance_id in done]
     text = table(rows)
     print(text)

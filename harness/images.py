@@ -173,7 +173,7 @@ def build_env_image(instance: SWEInstance, spec: specs.Spec, *, source: Path, ba
         install_sh = env_script.env_script(
             date=date, requirements=bool(requirements.strip()), packages=list(env.packages),
             pins=list(env.pip_packages), pre_install=list(env.pre_install), install=env.install,
-            needs_pytest=_needs_pytest(spec), python=python)
+            needs_pytest=_needs_pytest(spec), python=python, services=env.services)
     apt = (f"RUN apt-get update && apt-get install -y --no-install-recommends {' '.join(map(shlex.quote, env.apt))}"
            " && rm -rf /var/lib/apt/lists/*\n") if env.apt else ""
     repo_key = re.sub(r"[^A-Za-z0-9_.-]", "-", (instance.repo if not instance.repo_path

@@ -29,7 +29,10 @@ HOST = socket.gethostname()
 
 def owner_labels(label: str) -> dict[str, str]:
     """Labels that tie a container to this process, so orphans can be recognised later."""
-    return {f"{label}.owner-pid": str(os.getpid()), f"{label}.owner-host": HOST}
+    labels = {f"{label}.owner-pid": str(os.getpid()), f"{label}.owner-host": HOST}
+    if os.environ.get("MONKEYS_SWE_SESSION"):  # a test session (and its CLI subprocesses) finds its own
+        labels[f"{label}.session"] = os.environ["MONKEYS_SWE_SESSION"]
+    return labels
 
 
 def _owner_alive(labels: dict, label: str) -> bool:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.env import services as env_services
 from harness.instance import SWEInstance
 from harness.patch import is_test_path, touched_files
 
@@ -67,6 +68,7 @@ class EnvSpec:
     pre_install: tuple[str, ...] = ()  # edits before the install (sed on setup.py, ...)
     install: str | None = None  # the package's own install (run again per instance)
     offline: tuple[str, ...] = ()  # what the offline translation changed
+    services: tuple[str, ...] = ()  # local stand-ins for network services (harness.env.services)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def resolve(instance: SWEInstance) -> Spec:
                       pip_packages=tuple(entry.get("pip_packages", [])),
                       apt=tuple(entry.get("apt", [])) + APT_EXTRA.get(instance.repo, ()),
                       pre_install=tuple(entry.get("pre_install", [])), install=entry.get("install"),
-                      offline=tuple(entry.get("offline", [])))
+                      offline=tuple(entry.get("offline", [])), services=env_services.for_repo(instance.repo))
     if instance.install is not None:
         install, source = tuple(instance.install), "override"
         env = EnvSpec()  # the user's commands do it all, in the instance layer
@@ -113,7 +115,7 @@ def resolve(instance: SWEInstance) -> Spec:
     else:
         base = (entry or {}).get("test_cmd") or DEFAULT_TEST_CMD
         test_cmd = " ".join([base, *test_directives(instance)])
-        setup = (entry or {}).get("eval_commands") or []
+        setup = [*env_services.start_lines(env.services), *((entry or {}).get("eval_commands") or [])]
         if setup:
             test_cmd = "\n".join([*setup, test_cmd])
     parser = instance.log_parser

@@ -1,14 +1,17 @@
 """Shared test helpers: where the real datasets are, and running the CLI as a user would."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+SESSION = os.environ.setdefault("MONKEYS_SWE_SESSION", uuid.uuid4().hex[:12])
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 600, check: bool = False) -> subprocess.CompletedProcess:
@@ -37,14 +40,17 @@ def no_container_left_behind():
     from harness.docker_util import LABEL
 
     client = docker.from_env()
-    before = {c["Id"] for c in client.api.containers(all=True, filters={"label": LABEL})}
+    # Ours: labelled with this session's token (harness.lifecycle), which CLI subprocesses
+    # inherit; another process's containers on the same daemon (a benchmark) are not counted.
+    ours = {"label": f"{LABEL}.session={SESSION}"}
+    before = {c["Id"] for c in client.api.containers(all=True, filters=ours)}
     yield
     from monkeys_swe.verifiers.programs import close_shared_pool
 
     close_shared_pool()  # the program runners live for the process; close them as exit would
     deadline = time.time() + 30  # pools remove used containers in the background
     while True:
-        left = [c for c in client.api.containers(all=True, filters={"label": LABEL}) if c["Id"] not in before]
+        left = [c for c in client.api.containers(all=True, filters=ours) if c["Id"] not in before]
         if not left or time.time() > deadline:
             break
         time.sleep(1)

@@ -107,14 +107,15 @@ def test_date_rule_and_pins():
     assert f"--exclude-newer-package pytest={script.PYTHON_FLOOR['3.9']}" in old
     assert f"pluggy={script.FAR}" in old and f"pluggy={script.PYTHON_FLOOR['3.9']}" not in old
     assert "pytest=" not in script.uv_flags([], "2022-01-01T00:00:00Z", "3.9")  # recent: the date rules
-    assert script.to_uv("python -m pip install -e .[test] --verbose") == "uv_dated -e '.[test]'"
+    assert script.to_uv("python -m pip install -e .[test] --verbose") == "uv_dated -C editable_mode=compat -e '.[test]'"
+    assert script.to_uv("python -m pip install .") == "uv_dated ."  # not editable: no compat mode
     keep = "python -m pip install -v --no-use-pep517 --no-build-isolation -e ."
     assert script.to_uv(keep) == keep  # uv has no --no-use-pep517: left to pip
     sh = script.env_script(date=chain[0], requirements=True, packages=["mpmath"], pins=["mpmath==1.3.0"],
                            pre_install=["sed -i s/a/b/ setup.py"], install="python -m pip install -e .",
                            needs_pytest=True)
     subprocess.run(["bash", "-n"], input=sh, text=True, check=True)
-    assert "--exclude-newer \"$d\"" in sh and "uv_dated -e ." in sh and "git checkout -q -- ." in sh
+    assert "--exclude-newer \"$d\"" in sh and "uv_dated -C editable_mode=compat -e ." in sh and "git checkout -q -- ." in sh
 
 
 def test_requirements_read_from_the_mirror(tmp_path):
@@ -136,3 +137,22 @@ def test_requirements_read_from_the_mirror(tmp_path):
     text, read, skipped = reqs.environment_yml(repo, "HEAD", ["environment.yml"])
     assert text.split() == ["numpy==1.21.*", "numbagg==0.1"] and skipped == ["python==3.9.*", "hdf5"]
     assert reqs.requirements_txt(repo, "HEAD", ["nope.txt"]) is None
+
+
+def test_requests_tests_get_a_local_httpbin():
+    """requests' tests call httpbin.org; the sandbox has no network, so the env layer installs
+    httpbin and each test run serves it on 127.0.0.1 under that name (harness.env.services)."""
+    from harness.env import services
+
+    inst = load_instances(DATA / "swe_bench_lite_test.jsonl.gz", ids=["psf__requests-1963"])[0]
+    spec = specs.resolve(inst)
+    assert spec.env.services == ("httpbin",)
+    first, last = spec.test_cmd.splitlines()
+    assert "httpbin.org" in first and "REQUESTS_CA_BUNDLE" in first and last.endswith("test_requests.py")
+    sh = script.env_script(date="2014-07-27T13:59:08Z", requirements=False, packages=["pytest"], pins=[],
+                           pre_install=[], install="python -m pip install .", needs_pytest=True,
+                           python="3.9", services=spec.env.services)
+    assert f"{services.DIR}/httpbin/venv" in sh and "openssl req -x509" in sh
+    subprocess.run(["bash", "-n"], input=sh, text=True, check=True)
+    other = load_instances(DATA / "swe_bench_lite_test.jsonl.gz", ids=["pallets__flask-4992"])[0]
+    assert specs.resolve(other).env.services == () and "httpbin" not in specs.resolve(other).test_cmd

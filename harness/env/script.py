@@ -20,6 +20,8 @@ import datetime as dt
 import re
 import shlex
 
+from harness.env import services as env_services
+
 FAR = "2999-01-01T00:00:00Z"
 BUILD_TOOLS = ("setuptools", "wheel", "pip", "setuptools-scm", "setuptools_scm", "cython",
                "extension-helpers", "hatchling", "flit-core", "poetry-core", "versioneer")
@@ -31,7 +33,11 @@ BINARY_ONLY = ("numpy", "scipy", "pandas", "matplotlib", "contourpy", "kiwisolve
 # date (3.9 for a 2014 instance): pytest of 2014 dies at startup on 3.9 (INTERNALERROR in
 # warn_about_missing_assertion, seen on psf__requests-1963). So pytest and its own
 # dependencies resolve as of max(DATE, the date our Python's wheels/support arrived).
+# Its dependencies too: with `packaging` or `toml` dated 2014, uv backtracks to the newest
+# pytest whose requirements existed then (3.2.5, which prints no PASSED lines for -rA).
 TEST_TOOLS = ("pytest", "pluggy", "py", "iniconfig", "attrs", "more-itertools", "atomicwrites",
+              "packaging", "pyparsing", "toml", "tomli", "exceptiongroup", "colorama",
+              "importlib-metadata", "zipp", "typing-extensions",
               "pytest-cov", "pytest-xdist", "pytest-timeout", "pytest-mock", "coverage", "execnet")
 PYTHON_FLOOR = {"3.9": "2021-01-01T00:00:00Z", "3.11": "2023-01-01T00:00:00Z",
                 "3.13": "2025-01-01T00:00:00Z"}
@@ -81,7 +87,13 @@ def to_uv(cmd: str) -> str:
         return cmd
     args = [a for a in shlex.split(m.group(1)) if a not in ("-v", "--verbose")]
     ok = all(a in ("-e", "--no-build-isolation") or a == "." or a.startswith(".[") for a in args)
-    return "uv_dated " + " ".join(shlex.quote(a) for a in args) if ok else cmd
+    if not ok:
+        return cmd
+    # An editable install puts /testbed itself on sys.path (setuptools' "compat" mode, what
+    # `setup.py develop` did when these repos were written): the default import-hook finder
+    # hides the tree from tools that map files to modules (astroid in pylint's subprocesses).
+    compat = ["-C", "editable_mode=compat"] if "-e" in args else []
+    return "uv_dated " + " ".join(shlex.quote(a) for a in [*compat, *args])
 
 
 PRELUDE = """\
@@ -109,7 +121,7 @@ def prelude(date: str | None, pins: list[str], record: str = "exclude-newer", py
 
 def env_script(*, date: str | None, requirements: bool, packages: list[str], pins: list[str],
                pre_install: list[str], install: str | None, needs_pytest: bool,
-               python: str | None = None) -> str:
+               python: str | None = None, services: tuple[str, ...] = ()) -> str:
     """The env layer: a clean venv, then requirements + packages + pins, then the package
     itself (so its own dependencies are in the shared layer), then the tree restored."""
     lines = [prelude(date, pins, python=python),
@@ -134,6 +146,7 @@ def env_script(*, date: str | None, requirements: bool, packages: list[str], pin
                   "git checkout -q -- . 2>/dev/null || true"]
     if needs_pytest:
         lines.append("python -c 'import pytest' 2>/dev/null || uv_dated pytest || exit 1")
+    lines += env_services.install_lines(services)
     lines += [f"uv pip freeze > {ENV_DIR}/freeze.txt 2>/dev/null || true",
               f"rm -rf /tmp/monkeys-uv-cache {ENV_DIR}/ca.crt"]
     return "\n".join(lines) + "\n"
