@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repo-mirror", required=True)
     ap.add_argument("--ids", nargs="*")
     ap.add_argument("--repos", nargs="*", help="only these repos (owner/name)")
+    ap.add_argument("--skip", nargs="*", default=[], help="leave these instance ids out of this run (their rows stay)")
     ap.add_argument("--slice", help="START:STOP over the ordered list")
     ap.add_argument("--order", choices=["spread", "file"], default="spread")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
@@ -215,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table_only:
         args.results.parent.mkdir(parents=True, exist_ok=True)
         client = get_client()
-        todo = [(i, second) for i, second in plan
-                if i.instance_id not in done or (args.retry_failed and not done[i.instance_id].get("ok"))]
+        todo = [(i, second) for i, second in plan if i.instance_id not in args.skip and (
+                i.instance_id not in done or (args.retry_failed and not done[i.instance_id].get("ok")))]
         print(f"{len(plan)} planned, {len(plan) - len(todo)} already done, {len(todo)} to run", flush=True)
         # Prune a repo once its last planned instance is done (in spread order: in the second pass).
         left = collections.Counter(i.repo for i, _ in todo)

@@ -36,8 +36,7 @@ BINARY_ONLY = ("numpy", "scipy", "pandas", "matplotlib", "contourpy", "kiwisolve
 # Its dependencies too: with `packaging` or `toml` dated 2014, uv backtracks to the newest
 # pytest whose requirements existed then (3.2.5, which prints no PASSED lines for -rA).
 TEST_TOOLS = ("pytest", "pluggy", "py", "iniconfig", "attrs", "more-itertools", "atomicwrites",
-              "packaging", "pyparsing", "toml", "tomli", "exceptiongroup", "colorama",
-              "importlib-metadata", "zipp", "typing-extensions",
+              "packaging", "pyparsing", "toml", "tomli", "exceptiongroup",
               "pytest-cov", "pytest-xdist", "pytest-timeout", "pytest-mock", "coverage", "execnet")
 PYTHON_FLOOR = {"3.9": "2021-01-01T00:00:00Z", "3.11": "2023-01-01T00:00:00Z",
                 "3.13": "2025-01-01T00:00:00Z"}
@@ -101,10 +100,16 @@ set -uo pipefail
 cd /testbed
 [ -s @ENV@/ca.crt ] && export SSL_CERT_FILE=@ENV@/ca.crt PIP_CERT=@ENV@/ca.crt
 export UV_CACHE_DIR=/tmp/monkeys-uv-cache UV_HTTP_TIMEOUT=120 UV_LINK_MODE=copy
+# Compile .pyc at install, as pip does: else the first import compiles them, and a repo whose
+# pytest config says `filterwarnings = error` dies on a dependency's invalid escape sequence
+# (blinker 1.4 under flask 2.0: SyntaxError before a single test, seen on pallets__flask-4045).
+export UV_COMPILE_BYTECODE=1
 UV_FLAGS=(@FLAGS@)
+UV_FLAGS_LATE=(@LATE_FLAGS@)  # without the test runner's floor: for dates past it, and no date
 uv_dated() {  # uv pip install as of the first date in the chain that resolves and installs
   for d in @DATES@; do
-    if uv pip install "${UV_FLAGS[@]}" ${d:+--exclude-newer "$d"} "$@"; then
+    f=("${UV_FLAGS[@]}"); if [ -z "$d" ] || [[ "$d" > "@FLOOR@" ]]; then f=("${UV_FLAGS_LATE[@]}"); fi
+    if uv pip install "${f[@]}" ${d:+--exclude-newer "$d"} "$@"; then
       echo "${d:-none}" > @ENV@/@RECORD@; return 0; fi
     echo "[monkeys-env] nothing installable as of ${d:-today}: $*" >&2
   done
@@ -115,7 +120,8 @@ uv_dated() {  # uv pip install as of the first date in the chain that resolves a
 
 def prelude(date: str | None, pins: list[str], record: str = "exclude-newer", python: str | None = None) -> str:
     return (PRELUDE.replace("@ENV@", ENV_DIR).replace("@RECORD@", record)
-            .replace("@FLAGS@", uv_flags(pins, date, python))
+            .replace("@FLAGS@", uv_flags(pins, date, python)).replace("@LATE_FLAGS@", uv_flags(pins))
+            .replace("@FLOOR@", PYTHON_FLOOR.get(python or "", ""))
             .replace("@DATES@", " ".join(shlex.quote(d) for d in date_chain(date))))
 
 
