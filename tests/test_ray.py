@@ -87,7 +87,8 @@ def _our_containers(since_pids: set[int], since: float) -> list[str]:
 
     client = docker.from_env()
     left = []
-    for c in client.api.containers(all=True, filters={"label": f"{LABEL}.owner-pid"}):
+    session = os.environ["MONKEYS_SWE_SESSION"]  # conftest: this test session's containers only
+    for c in client.api.containers(all=True, filters={"label": f"{LABEL}.session={session}"}):
         pid = int(c["Labels"][f"{LABEL}.owner-pid"])
         mine = pid == os.getpid() and c["Labels"].get(f"{LABEL}.instance") == INSTANCE_ID and c["Created"] >= since
         if mine or pid in since_pids or not Path(f"/proc/{pid}").exists():
@@ -128,9 +129,9 @@ def cluster():
     assert not _our_containers(worker_pids, started), f"containers left: {_our_containers(worker_pids, started)}"
 
 
-def task(mirror: Path) -> SWEBenchTask:
+def task(mirror: Path, **settings) -> SWEBenchTask:
     """The fixture's task without the existing-tests check: one sandbox per candidate, not two."""
-    return SWEBenchTask(repo_mirror=str(mirror), regression=False, pool_size=1)
+    return SWEBenchTask(repo_mirror=str(mirror), regression=False, pool_size=1, **settings)
 
 
 def _config(tmp_path: Path, data: Path, samples: list[str], runs: str) -> RunConfig:
@@ -164,16 +165,26 @@ def test_ray_run_matches_local_with_an_actor_per_node_and_instance(cluster, fixt
     local_dir = Runner(_config(tmp_path, data, samples, "local"), task=task(mirror),
                        executor=LocalExecutor()).run()
     executor = make_executor(cluster.address)
+    cache = tmp_path / "verdicts.db"
     try:
-        runner = Runner(_config(tmp_path, data, samples, "ray"), task=task(mirror),
+        runner = Runner(_config(tmp_path, data, samples, "ray"), task=task(mirror, verdict_cache=str(cache)),
                         executor=executor)
         ray_dir = runner.run()
         assert "2 nodes" in executor.describe() and "docker" in executor.describe()
         [name] = executor.actors  # one instance -> one kind of actor, made on each node that verified
         nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
         on = [n for n in nodes if _exists(actor_name(name, n), NAMESPACE)]
-        assert len(on) == 2, "both nodes verified (each has one docker slot), each with its own warm actor"
+        assert len(on) == 2
         cluster.worker_pids.update(_actor_pids(name, on))
+        # one task per distinct diff: the malformed completion is decided on the driver, the
+        # duplicate deduplicated; both nodes verified (each has one docker slot)
+        assert len(executor.timings) == 2 and len({t["node"] for t in executor.timings}) == 2
+        assert runner.task.docker_verifications == 2 and runner.task.cache_hits == 0
+        # the same candidates again: the nodes' verdict cache answers, no Docker run
+        again = Runner(_config(tmp_path, data, samples, "ray-again"), task=task(mirror, verdict_cache=str(cache)),
+                       executor=executor)
+        assert _verdicts(again.run()) == _verdicts(ray_dir)
+        assert again.task.cache_hits == 2 and again.task.docker_verifications == 0
     finally:
         executor.close()
     local, remote = _verdicts(local_dir), _verdicts(ray_dir)
@@ -191,6 +202,20 @@ def _exists(name: str, namespace: str) -> bool:
         return False
 
 
+def _calls(names: set[str], node: str) -> int:
+    """Verifications started by the node's actors for `names` (0 where there is none yet)."""
+    from monkeys_swe.executors.ray_verify import NAMESPACE, actor_name
+
+    total = 0
+    for name in set(names):
+        try:
+            actor = ray.get_actor(actor_name(name, node), namespace=NAMESPACE)
+            total += ray.get(actor.__ray_call__.remote(lambda self: self.calls), timeout=30)
+        except Exception:  # not there yet, or still setting up
+            pass
+    return total
+
+
 def _actor_pids(name: str, nodes: list[str]) -> set[int]:
     from monkeys_swe.executors.ray_verify import NAMESPACE, actor_name
 
@@ -205,8 +230,6 @@ def _actor_pids(name: str, nodes: list[str]) -> set[int]:
 
 
 def test_worker_node_killed_mid_verification_every_attempt_judged_once(cluster, fixture_instance, tmp_path):
-    from monkeys_swe.executors.ray_verify import NAMESPACE, actor_name
-
     inst, mirror, data = fixture_instance
     doomed = cluster.add_node(num_cpus=0, resources={"docker": 1})
     cluster.wait_for_nodes()
@@ -220,12 +243,11 @@ def test_worker_node_killed_mid_verification_every_attempt_judged_once(cluster, 
         thread.start()
         doomed_id = doomed.node_id
         deadline = time.time() + 120
-        # the doomed node has taken work: its actor for the instance exists (made by a task there)
-        while time.time() < deadline and not any(_exists(actor_name(n, doomed_id), NAMESPACE) for n in set(executor.actors)):
+        # the doomed node has taken work: its actor for the instance has started a verification
+        while time.time() < deadline and not _calls(executor.actors, doomed_id):
             time.sleep(0.2)
         assert time.time() < deadline, "the third node never got a verification"
         cluster.worker_pids.update(_actor_pids(next(iter(executor.actors)), [doomed_id]))
-        time.sleep(1.0)
         judged_before = runner.stats.verified
         cluster.remove_node(doomed, allow_graceful=False)  # its raylet dies with tasks in flight
         thread.join(timeout=240)
@@ -303,18 +325,26 @@ def test_verify_command_on_ray_dedupes_and_reports_like_local(cluster, fixture_i
 
     snapshot = RepoSnapshot(repos.locate(inst.repo, str(mirror), clone=False), inst.base_commit)
     wrong_patch = completion_to_patch(wrong, snapshot.read)[0]
+    # the gold code plus a test-file edit (dropped before applying): the same meaning as gold
+    with_test = inst.patch + ("diff --git a/tests/test_extra.py b/tests/test_extra.py\nnew file mode 100644\n"
+                              "--- /dev/null\n+++ b/tests/test_extra.py\n@@ -0,0 +1 @@\n+def test_x(): pass\n")
     preds = tmp_path / "preds.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": INSTANCE_ID, "model_name_or_path": m, "model_patch": p}) + "\n"
-                             for m, p in [("gold", inst.patch), ("wrong", wrong_patch), ("gold-again", inst.patch)]))
+                             for m, p in [("gold", inst.patch), ("wrong", wrong_patch), ("gold-again", inst.patch),
+                                          ("gold-with-test", with_test)]))
     report = tmp_path / "report.json"
     invoke("verify", str(preds), "--data", str(data), "--repo-mirror", str(mirror), "--report", str(report),
            "--pool-size", "1", "--no-cache", "--ray", cluster.address)
     entry = json.loads(report.read_text())["instances"][INSTANCE_ID]
-    assert [a["status"] for a in entry["attempts"]] == ["resolved", "not_resolved", "resolved"]
-    assert entry["attempts"][2]["duplicate_of"] == 0 and entry["unique_patches"] == 2
-    assert entry["statuses"] == {"resolved": 2, "not_resolved": 1}
+    assert [a["status"] for a in entry["attempts"]] == ["resolved", "not_resolved", "resolved", "resolved"]
+    assert entry["attempts"][2]["duplicate_of"] == 0 and entry["unique_patches"] == 3
+    # deduplicated by meaning before dispatch: one Docker run for gold, its own hash and dropped file
+    gold, _, _, same = entry["attempts"]
+    assert same["duplicate_of"] == 0 and same["dropped_files"] == ["tests/test_extra.py"]
+    assert same["patch_hash"] != gold["patch_hash"] and entry["unique_semantic"] == 2
+    assert entry["statuses"] == {"resolved": 3, "not_resolved": 1}
     streamed = [json.loads(line) for line in report.with_suffix(".jsonl").read_text().splitlines()]
-    assert sorted(r["index"] for r in streamed) == [0, 1, 2]
+    assert sorted(r["index"] for r in streamed) == [0, 1, 2, 3]
 
 
 def test_sweep_cells_run_concurrently_on_the_cluster(cluster, fixture_instance, tmp_path):

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.executors.local import timing_log
 from monkeys_swe.types import Problem, Verdict
 
 START_HINT = "ray start --head --resources '{\"docker\": N}'"
@@ -35,19 +36,46 @@ def connect(address: str) -> bool:
 
 
 class RayTaskVerifyPool:
-    """The runner's verification pool on the cluster: one task per deduplicated attempt."""
+    """The runner's verification pool on the cluster: one task per deduplicated attempt.
+
+    SWE-bench: the driver already turned the completion into a diff (for the dedupe key; the
+    task caches it), so a candidate travels as its diff to an actor that holds the instance and
+    only verifies; a completion with no diff is `malformed` here, with no task at all."""
 
     def __init__(self, pool: Any, task: Any, registry: str | None):
         from monkeys_swe.executors.ray_work import task_work
 
-        self._pool, self._task, self._registry, self._work = pool, task, registry, {}
+        self._pool, self._task, self._registry = pool, task, registry
+        self._work: dict[str, tuple[str, Any]] = {}  # problem id -> (actor name, factory)
         self._task_work = task_work
+        self._diffs = callable(getattr(task, "verify_patch", None)) and callable(getattr(task, "to_patch", None))
 
     def submit(self, problem: Problem, completion: str) -> Future:
         if problem.id not in self._work:
             self._work[problem.id] = self._task_work(self._task, problem, self._registry)
         name, factory = self._work[problem.id]
-        return self._pool.submit_call(name, factory, "verify", (problem, completion), error=Verdict.from_exception)
+        if not self._diffs:
+            return self._pool.submit_call(name, factory, "verify", (problem, completion), error=Verdict.from_exception)
+        from monkeys_swe.tasks.swebench.edits import EditError
+
+        try:
+            patch, edit_format = self._task.to_patch(problem, completion)
+        except EditError as exc:
+            done: Future = Future()
+            done.set_result(self._task.malformed(exc))
+            return done
+        out = self._pool.submit_call(name, factory, "verify_patch", (patch, edit_format), error=Verdict.from_exception)
+        out.add_done_callback(self._count)
+        return out
+
+    def _count(self, f: Future) -> None:
+        """The driver's task counts Docker runs and cache hits as the local executor's does."""
+        detail = f.result().detail or {}
+        if "cached" in detail:
+            if detail["cached"]:
+                self._task.cache_hits += 1
+            else:
+                self._task.docker_verifications += 1
 
     def shutdown(self, wait: bool = False, cancel_futures: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
@@ -65,6 +93,7 @@ class RayExecutor:
         self.registry, self.max_retries = registry, max_retries
         self._max_in_flight = max_in_flight
         self.actors: set[str] = set()  # verification actors used: closed with the executor
+        self.timings = timing_log()  # the latest verification tasks' phases (benchmarks/ray_overhead.py)
         self._described, self._line = 0.0, ""
 
     # -- resources -------------------------------------------------------------------------
@@ -81,7 +110,8 @@ class RayExecutor:
 
         # Enough refs in flight to keep every slot busy with the next one queued, and no more.
         bound = self._max_in_flight or 2 * self.docker_slots()
-        return RayVerifyPool(max_in_flight=bound, max_retries=self.max_retries, actors=self.actors)
+        return RayVerifyPool(max_in_flight=bound, max_retries=self.max_retries, actors=self.actors,
+                             timings=self.timings)
 
     def describe(self) -> str:
         """'2 nodes  GPU 0/0  docker 3/4 in use', refreshed at most once a second."""
@@ -114,12 +144,24 @@ class RayExecutor:
                           endpoints=self.endpoints)
 
     def prepare(self, task: Any, problems: list[Problem]) -> None:
-        """Tasks verified on the cluster set up on each node as it needs them (ray_work); the
-        driver only checks that some node can take the work. Inline tasks prepare here."""
-        if task.verify_workers:
-            self.docker_slots()
-        else:
+        """Tasks verified on the cluster set up on each node (ray_work); the driver checks that
+        some node can take the work and starts, without waiting, the actors the first tasks on
+        each node will need (ray_verify.prewarm), so their setup overlaps generation. Other
+        instances' actors start when a node first needs them. Inline tasks prepare here."""
+        if not task.verify_workers:
             task.prepare(problems)
+            return
+        slots = self.docker_slots()
+        from monkeys_swe.executors.ray_verify import prewarm
+        from monkeys_swe.executors.ray_work import task_work
+
+        works: dict[str, Any] = {}
+        for p in problems:
+            name, factory = task_work(task, p, self.registry)
+            works.setdefault(name, factory)
+            if len(works) >= slots:  # no node takes more than that many first
+                break
+        self.actors.update(prewarm(list(works.items())))
 
     def verify_pool(self, task: Any, verify: Callable[[Problem, str], Verdict], workers: int) -> RayTaskVerifyPool:
         return RayTaskVerifyPool(self._pool(), task, self.registry)

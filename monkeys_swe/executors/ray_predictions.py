@@ -1,5 +1,5 @@
 """The `verify` command on Ray: every instance's predictions at once, deduplicated per
-(instance, patch) before dispatch, verdicts streamed to the report as they arrive (the same
+(instance, meaning: harness.normalize's key, the Verifier's own) before dispatch, verdicts streamed to the report as they arrive (the same
 report, stream and callbacks as harness.batch.verify_predictions)."""
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any, Callable
 def collect(pool: Any, instances: dict, predictions: list[dict], options: dict[str, Any], registry: str | None, *,
             report: dict | None, stream_path: Any, on_verdict: Callable | None, on_instance: Callable | None,
             summarize: Callable, patch_hash: Callable[[str], str]) -> dict:
+    from harness import normalize, specs
+    from harness import patch as patches
     from harness.verify import PatchVerdict
     from monkeys_swe.executors.ray_verify import SetupError
     from monkeys_swe.executors.ray_work import instance_work
@@ -25,7 +27,15 @@ def collect(pool: Any, instances: dict, predictions: list[dict], options: dict[s
     report.update({"resolved_ids": [], "instances": {}, "unjudged": {}, "interrupted": False,
                    "grading": "fail-fast" if options.get("fail_fast", True) else "full", "executor": "ray"})
     started = time.time()
-    groups: dict[tuple[str, str], list[int]] = {}  # (instance, patch hash) -> indices within the instance
+    groups: dict[tuple[str, str], list[int]] = {}  # (instance, candidate key) -> indices within the instance
+    specs_of: dict[str, Any] = {}
+
+    def dropped(iid: str, patch: str) -> list[str]:  # a duplicate's own test-file edits (Verifier._share)
+        try:
+            return patches.drop_files(patch, lambda f: specs.is_protected(f, specs_of[iid]))[1]
+        except patches.PatchError:
+            return []
+
     futures: dict[Future, tuple[str, str]] = {}
     works: dict[str, tuple[str, Callable]] = {}
     stream = open(stream_path, "a", encoding="utf-8") if stream_path else None
@@ -34,20 +44,23 @@ def collect(pool: Any, instances: dict, predictions: list[dict], options: dict[s
             report["instances"][iid] = {"predictions": len(preds), "resolved": 0, "statuses": {},
                                         "attempts": [None] * len(preds)}
             name, factory = works[iid] = instance_work(instances[iid], options, registry)
+            specs_of[iid] = specs.resolve(instances[iid])
+            norm = normalize.for_instance(instances[iid], options.get("repo_mirror"), specs_of[iid])  # no Docker
             if on_instance:
                 on_instance(iid, "verify")
             for index, pred in enumerate(preds):
-                key = (iid, patch_hash(pred["model_patch"]))
-                if key in groups:  # deduplicated before dispatch
+                key = (iid, norm.key(pred["model_patch"]))
+                if key in groups:  # the same code (test-file edits dropped): deduplicated before dispatch
                     groups[key].append(index)
                     continue
                 groups[key] = [index]
+                h = patch_hash(pred["model_patch"])
 
-                def error(exc: BaseException, h: str = key[1]) -> Any:
+                def error(exc: BaseException, h: str = h) -> Any:
                     prefix = "image: " if isinstance(exc, SetupError) else ""
                     return PatchVerdict("error", patch_hash=h, error=f"{prefix}{type(exc).__name__}: {exc}")
 
-                futures[pool.submit_call(name, factory, "verify", (pred["model_patch"], key[1]), error)] = key
+                futures[pool.submit_call(name, factory, "verify", (pred["model_patch"], h), error)] = key
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -57,7 +70,9 @@ def collect(pool: Any, instances: dict, predictions: list[dict], options: dict[s
                 verdict = fut.result()
                 entry, preds = report["instances"][iid], by_instance[iid]
                 for index in (first, *rest):
-                    v = verdict if index == first else dataclasses.replace(verdict, duplicate_of=first)
+                    patch = preds[index]["model_patch"]
+                    v = verdict if index == first else dataclasses.replace(
+                        verdict, duplicate_of=first, patch_hash=patch_hash(patch), dropped_files=dropped(iid, patch))
                     row = {"model_name_or_path": preds[index].get("model_name_or_path"), **v.to_dict()}
                     entry["attempts"][index] = row
                     if stream:

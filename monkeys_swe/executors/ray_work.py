@@ -85,24 +85,42 @@ SKIP = ("self", "instances", "instance_ids", "localizer")  # what a node's verif
 def constructor_settings(task: Any) -> dict[str, Any]:
     """The task's settings (its constructor's keyword arguments, kept as same-named attributes)."""
     params = inspect.signature(type(task).__init__).parameters
-    return {name: getattr(task, name) for name, p in params.items()
-            if name not in SKIP and p.kind is p.KEYWORD_ONLY and hasattr(task, name)}
+    settings = {name: getattr(task, name) for name, p in params.items()
+                if name not in SKIP and p.kind is p.KEYWORD_ONLY and hasattr(task, name)}
+    if hasattr(settings.get("verdict_cache"), "path"):  # an open VerdictCache: its file travels
+        settings["verdict_cache"] = str(settings["verdict_cache"].path)
+    return settings
 
 
-def build_swebench_task(settings: dict[str, Any], problem: Any, registry: str | None) -> Any:
-    from harness.verify import Verifier
-    from monkeys_swe.tasks.swebench import SWEBenchTask
+class InstanceTask:
+    """What a node's actor holds for a run's SWE-bench instance: the task prepared for it (image,
+    warm sandbox pool, verdict cache) and the problem, both shipped once with the factory; each
+    candidate then carries only its diff (the driver did the completion -> diff step)."""
 
-    task = SWEBenchTask(**settings)
-    inst = task.instance(problem)
-    if registry:  # the task's own verifier, with its image from the registry when there
-        verifier = Verifier(inst, repo_mirror=task.repo_mirror, pool_size=task.pool_size or task.verify_workers,
-                            log_dir=task.log_dir, limits=task.limits, base_image=task.base_image)
-        shared_image(verifier, registry)
-        verifier._sandboxes()
-        task._verifiers[inst.instance_id] = verifier
-    task.prepare([problem])  # image and warm sandbox pool
-    return task
+    def __init__(self, settings: dict[str, Any], problem: Any, registry: str | None):
+        from harness.verify import Verifier
+        from monkeys_swe.tasks.swebench import SWEBenchTask
+
+        task = SWEBenchTask(**settings)
+        inst = task.instance(problem)
+        if registry:  # the task's own verifier, with its image from the registry when there
+            verifier = Verifier(inst, repo_mirror=task.repo_mirror, pool_size=task.pool_size or task.verify_workers,
+                                log_dir=task.log_dir, limits=task.limits, base_image=task.base_image,
+                                verdict_cache=task._verdict_cache)
+            shared_image(verifier, registry)
+            verifier._sandboxes()
+            task._verifiers[inst.instance_id] = verifier
+        task.prepare([problem])  # image and warm sandbox pool
+        self.task, self.problem = task, problem
+
+    def verify_patch(self, patch: str, edit_format: str) -> Any:
+        return self.task.verify_patch(self.problem, patch, edit_format)
+
+    def verify(self, completion: str) -> Any:  # a completion the driver did not turn into a diff
+        return self.task.verify(self.problem, completion)
+
+    def close(self) -> None:
+        self.task.close()
 
 
 def _same(obj: Any) -> Any:
@@ -113,11 +131,14 @@ def task_work(task: Any, problem: Any, registry: str | None) -> tuple[str, Calla
     """(actor name, factory) for verifying `problem`'s attempts: SWE-bench gets an actor per
     instance; other tasks one actor per task (shipped as they are when they pickle)."""
     from monkeys_swe.tasks.swebench import SWEBenchTask
+    from monkeys_swe.types import Problem
 
     if isinstance(task, SWEBenchTask):
         settings = constructor_settings(task)
-        name = f"swebench:{problem.id}:{_digest(sorted(settings.items()), registry)}"
-        return name, functools.partial(build_swebench_task, settings, problem, registry)
+        # what verification reads of the problem: its instance (not the prompt's code context)
+        slim = Problem(id=problem.id, question="", data={"instance": problem.data["instance"]})
+        name = f"swebench:{problem.id}:{_digest(sorted(settings.items()), registry, slim.data)}"
+        return name, functools.partial(InstanceTask, settings, slim, registry)
     try:
         blob = pickle.dumps(task)
         return f"task:{task.name}:{hashlib.sha256(blob).hexdigest()[:10]}", functools.partial(_same, task)

@@ -189,7 +189,18 @@ class SWEBenchTask(Task):
         try:
             patch, fmt = self.to_patch(problem, completion)
         except EditError as exc:
-            return Verdict(False, "malformed", None, {"patch": "", "error": str(exc)})
+            return self.malformed(exc)
+        return self.verify_patch(problem, patch, fmt)
+
+    @staticmethod
+    def malformed(exc: EditError) -> Verdict:
+        """The verdict of a completion that yields no diff (decided without Docker)."""
+        return Verdict(False, "malformed", None, {"patch": "", "error": str(exc)})
+
+    def verify_patch(self, problem: Problem, patch: str, edit_format: str = "diff") -> Verdict:
+        """The verdict for an already-extracted diff (`to_patch`'s first value; `edit_format`
+        its second): what a remote node runs when the driver did the completion -> diff step."""
+        fmt = edit_format
         inst = self.instance(problem)
         verifier = self.verifier(inst)
         v = verifier.verify(patch)
