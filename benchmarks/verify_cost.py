@@ -3,17 +3,26 @@
     .venv/bin/python benchmarks/verify_cost.py [--instances ID ...] [--wrong 20] [--repo-mirror /work/mirrors]
         [--data ../shared/data/swebench/swe_bench_lite_test.jsonl.gz] [--out benchmarks/results/verify_cost.jsonl]
 
+The default instances are 5 from 3 repos (pytest, sympy, flask) whose test files take
+several core-seconds (2.6 to 19), two where fail-fast pays (pytest-11143, -11148) and three
+where validation turns it off (the FAIL_TO_PASS run is most of the file's cost).
 For each instance: the gold patch, the empty patch and --wrong wrong-but-applying candidates
 (an operator, a constant or a keyword changed in one line near the gold change, with the
-gold fix kept for about half of them and left out for the rest; real diffs against the base), verified under both modes in the
-same run, on the same image, one after the other. Prints per instance and in total:
+gold fix kept for about half of them and left out for the rest; real diffs against the base),
+verified under both modes in the same run, on the same image, side by side. "fail-fast" is
+the default grading, with its per-instance cost rule: validation turns fail-fast off where
+the FAIL_TO_PASS selection costs more than half the full run (harness.health), and the
+instance's line says so with both figures. Prints per instance and in total:
 - disagreements: candidates whose status differs between the modes (target 0);
 - test core-seconds per attempt under each mode: CPU seconds (user + system, all cores) of
   the test commands an attempt ran, measured in the container by bash's `times`, so the
   load other jobs put on the machine does not inflate it; and their ratio (full / fail-fast);
 - attempts verified per core-hour under each mode (3600 / core-seconds per attempt);
 - the full test command's wall time (the empty candidate's full run), to see which
-  instances have test files of several seconds.
+  instances have test files of several seconds;
+- the verdict cache on a rerun: the fail-fast pass fills a fresh cache; then every candidate
+  is verified again by a new Verifier on that cache: hits, test runs made (target 0),
+  changed verdicts (target 0) and the wall seconds of the rerun against the cold pass.
 One row per (instance, candidate, mode) is appended to --out as it is decided.
 """
 from __future__ import annotations
@@ -36,9 +45,11 @@ sys.path.insert(0, str(ROOT))
 from harness import patch as patches, repos  # noqa: E402
 from harness.instance import load_instances  # noqa: E402
 from harness.sandbox import Limits  # noqa: E402
+from harness.verdict_cache import VerdictCache  # noqa: E402
 from harness.verify import Verifier  # noqa: E402
 
-DEFAULT_IDS = ["pallets__flask-5063", "pytest-dev__pytest-11143", "sympy__sympy-24152"]
+DEFAULT_IDS = ["pytest-dev__pytest-11143", "pytest-dev__pytest-11148", "sympy__sympy-24152", "sympy__sympy-11400",
+               "pallets__flask-5063"]
 MUTATIONS = [(r" == ", " != "), (r" != ", " == "), (r" is not ", " is "), (r" is ", " is not "),
              (r" < ", " <= "), (r" > ", " >= "), (r" <= ", " < "), (r" >= ", " > "), (r" \+ ", " - "),
              (r" - ", " + "), (r"\bTrue\b", "False"), (r"\bFalse\b", "True"), (r"\band\b", "or"),
@@ -115,6 +126,13 @@ def _fast_class(got: dict, names: list[str]) -> dict:
     return {"fast_n": len(fast), "fast_ff": mean("fail-fast"), "fast_full": mean("full")}
 
 
+def got_status(rows: list[dict], iid: str, name: str) -> str | None:
+    """The fail-fast pass's status of one candidate (the last such row)."""
+    found = [r["status"] for r in rows if r.get("instance_id") == iid and r.get("candidate") == name
+             and r.get("mode") == "fail-fast"]
+    return found[-1] if found else None
+
+
 def summarize(rows: list[dict]) -> None:
     """The table, from the JSONL rows (this run's or an earlier one's: --report-only)."""
     by_inst: dict[str, dict] = {}
@@ -126,7 +144,7 @@ def summarize(rows: list[dict]) -> None:
             d["health"] = row
     table = []
     for iid, d in by_inst.items():
-        got = d["got"]
+        got, rerun = d["got"], {n: r for (n, m), r in d["got"].items() if m == "rerun"}
         names = [n for n in dict.fromkeys(n for n, _ in got) if (n, "fail-fast") in got and (n, "full") in got]
         if not names:
             continue
@@ -139,7 +157,8 @@ def summarize(rows: list[dict]) -> None:
                       "disagreements": dis, "cpu_ff": cpu["fail-fast"], "cpu_full": cpu["full"],
                       "full_wall": got.get(("empty", "full"), {}).get("test_command_s") or 0,
                       "full_cpu": got.get(("empty", "full"), {}).get("test_cpu_s") or 0,
-                      "note": d["health"].get("fail_fast_note"),
+                      "note": d["health"].get("fail_fast_note"), "rerun": rerun,
+                      "cold_wall": sum(got[(n, "fail-fast")].get("duration_s") or 0 for n in unique),
                       **_fast_class(got, unique)})
     if not table:
         sys.exit("no instance could be measured")
@@ -156,6 +175,14 @@ def summarize(rows: list[dict]) -> None:
             print(f"  disagreements: {r['disagreements']}")
         if r["note"]:
             print(f"  fail-fast off for this instance: {r['note']}")
+        if r["rerun"]:
+            rr = r["rerun"].values()
+            changed = [n for n, x in r["rerun"].items() if x["status"] != got_status(rows, r["instance"], n)]
+            warm = sum(x.get("duration_s") or 0 for x in rr)
+            print(f"  rerun on the verdict cache: {sum(bool(x.get('cached')) for x in rr)}/{len(rr)} hits, "
+                  f"{sum(not x.get('cached') for x in rr)} test runs, {len(changed)} changed verdicts; "
+                  f"{warm:.1f} s against {r['cold_wall']:.1f} s cold "
+                  f"({r['cold_wall'] / warm if warm else float('nan'):.0f}x)")
         if r["fast_n"]:
             print(f"  the {r['fast_n']} attempts fail-fast decided: core-s full {r['fast_full']:.2f}, "
                   f"fail-fast {r['fast_ff']:.2f} ({r['fast_full'] / r['fast_ff'] if r['fast_ff'] else float('nan'):.1f}x); "
@@ -209,25 +236,39 @@ def main() -> None:
             continue
         emit({"instance_id": inst.instance_id, "image": image, "healthy": health.healthy,
               "reason": health.reason, "fail_fast_cmd": health.fail_fast_cmd,
-              "fail_fast_note": health.fail_fast_note, "setup_s": round(time.monotonic() - t0, 1)})
+              "fail_fast_note": health.fail_fast_note, "full_cpu_s": health.full_cpu_s,
+              "fail_fast_cpu_s": health.fail_fast_cpu_s, "setup_s": round(time.monotonic() - t0, 1)})
         if not health.healthy:
             print(f"{inst.instance_id}: broken environment: {health.reason}")
             continue
         # Both modes side by side, candidate by candidate: every finished pair is comparable
         # even if the run is cut short (then --report-only on the rows so far).
-        with Verifier(inst, image=image, pool_size=1, limits=limits, fail_fast=True) as ff, \
-                Verifier(inst, image=image, pool_size=1, limits=limits, fail_fast=False) as full, \
-                ThreadPoolExecutor(2 * args.pairs) as pool:
-            unique = {patches.patch_hash(p): (n, p) for n, p in reversed(cands.items())}  # first wins
-            jobs = [(name, mode, None, pool.submit(v.verify, patch))
-                    for name, patch in sorted(unique.values(), key=lambda np: list(cands).index(np[0]))
-                    for mode, v in (("fail-fast", ff), ("full", full))]
-            for name, mode, dup, job in jobs:
-                verdict = job.result()
-                emit({"instance_id": inst.instance_id, "candidate": name, "mode": mode,
-                      "status": verdict.status, "decided_by": verdict.decided_by,
-                      "test_cpu_s": verdict.test_cpu_s, "test_command_s": verdict.test_command_s,
-                      "duplicate_of": dup, "time": time.time()})
+        unique = {patches.patch_hash(p): (n, p) for n, p in reversed(cands.items())}  # first wins
+        ordered = sorted(unique.values(), key=lambda np: list(cands).index(np[0]))
+
+        def record(name: str, mode: str, verdict) -> None:
+            emit({"instance_id": inst.instance_id, "candidate": name, "mode": mode,
+                  "status": verdict.status, "decided_by": verdict.decided_by,
+                  "test_cpu_s": verdict.test_cpu_s, "test_command_s": verdict.test_command_s,
+                  "duration_s": verdict.duration_s, "cached": verdict.cached, "duplicate_of": None,
+                  "time": time.time()})
+
+        with tempfile.TemporaryDirectory(prefix="verify-cost-cache-") as cache_dir:
+            cache = VerdictCache(Path(cache_dir) / "verdicts.db")  # fresh: the fail-fast pass fills it
+            with Verifier(inst, image=image, repo_mirror=args.repo_mirror, pool_size=1, limits=limits,
+                          fail_fast=True, verdict_cache=cache) as ff, \
+                    Verifier(inst, image=image, pool_size=1, limits=limits, fail_fast=False) as full, \
+                    ThreadPoolExecutor(2 * args.pairs) as pool:
+                jobs = [(name, mode, pool.submit(v.verify, patch)) for name, patch in ordered
+                        for mode, v in (("fail-fast", ff), ("full", full))]
+                for name, mode, job in jobs:
+                    record(name, mode, job.result())
+            # The rerun: a new Verifier (as a new process would make) on the warm cache.
+            with Verifier(inst, image=image, repo_mirror=args.repo_mirror, pool_size=1, limits=limits,
+                          fail_fast=True, verdict_cache=cache) as again:
+                for name, patch in ordered:
+                    record(name, "rerun", again.verify(patch))
+            cache.close()
         print(f"{inst.instance_id}: done", flush=True)
     out.close()
     summarize(rows)

@@ -13,10 +13,14 @@ environment is.
 
 For fail-fast grading the same validation also runs the gold patch against the
 FAIL_TO_PASS selection alone: every FAIL_TO_PASS test must pass there, or the instance is
-graded by the full command only (its tests may depend on others in the file).
+graded by the full command only (its tests may depend on others in the file). Both runs'
+test CPU seconds are recorded; fail-fast is also off when the FAIL_TO_PASS run costs more
+than FAIL_FAST_MAX_SHARE of the full run (`fail_fast_cost_note`): a candidate that passes
+the selection pays both runs, so a selection that is most of the file saves little on the
+candidates it rejects and costs more on the rest.
 
 Records live in `<cache>/validations/<key>.json` (with the log beside it), keyed by image
-id, instance id, test command, fail-fast command and VERSION, so a validation runs once
+id, instance id, test command, fail-fast command, cost share and VERSION, so a validation runs once
 per image, not once per process. Timeouts are not remembered (the machine may be loaded).
 """
 from __future__ import annotations
@@ -31,7 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = 3  # bump when the rules change: every image is validated again
+VERSION = 5  # bump when the rules change: every image is validated again
+FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
 PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
 
 
@@ -39,9 +44,12 @@ PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA
 class Health:
     healthy: bool
     reason: str | None = None  # why not healthy
+    note: str | None = None  # healthy, with a caveat worth showing (some FAIL_TO_PASS tests pass at base)
     log_path: str | None = None  # the validation run's log
     fail_fast_cmd: str | None = None  # the FAIL_TO_PASS-only command, when trusted
     fail_fast_note: str | None = None  # why fail-fast is off for this image
+    full_cpu_s: float | None = None  # test CPU seconds of the full command, empty candidate
+    fail_fast_cpu_s: float | None = None  # test CPU seconds of the FAIL_TO_PASS selection, gold patch
     image: str = ""
     checked_at: float = 0.0
     persist: bool = True  # False for outcomes that may change on a rerun (timeouts)
@@ -52,9 +60,23 @@ class Health:
         return d
 
 
-def key(image_id: str, instance_id: str, test_cmd: str, fail_fast_cmd: str | None) -> str:
-    text = "\0".join([str(VERSION), image_id, instance_id, test_cmd, fail_fast_cmd or ""])
+def key(image_id: str, instance_id: str, test_cmd: str, fail_fast_cmd: str | None,
+        max_share: float | None = FAIL_FAST_MAX_SHARE) -> str:
+    text = "\0".join([str(VERSION), image_id, instance_id, test_cmd, fail_fast_cmd or "", repr(max_share)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def fail_fast_cost_note(full_cpu_s: float | None, fail_fast_cpu_s: float | None,
+                        max_share: float | None = FAIL_FAST_MAX_SHARE) -> str | None:
+    """Why fail-fast does not pay on this instance, or None when it does (or cannot be told:
+    a figure is missing, or `max_share` is None). From the validation's two test CPU costs:
+    the full command on the empty candidate and the FAIL_TO_PASS selection on the gold patch."""
+    if max_share is None or full_cpu_s is None or fail_fast_cpu_s is None:
+        return None
+    if fail_fast_cpu_s <= max_share * full_cpu_s:
+        return None
+    return (f"the FAIL_TO_PASS tests alone cost {fail_fast_cpu_s:.2f} test CPU s, more than {max_share:g} of "
+            f"the full run's {full_cpu_s:.2f} s: full grading only (a candidate that passes them would pay both)")
 
 
 class Store:
@@ -131,15 +153,15 @@ def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Healt
     from harness import runners
 
     now = time.time()
-    base = dict(log_path=verdict.log_path, image=image, checked_at=now)
+    base = dict(log_path=verdict.log_path, image=image, checked_at=now, full_cpu_s=verdict.test_cpu_s)
 
     def broken(reason: str, persist: bool = True) -> Health:
         return Health(False, reason, persist=persist, **base)
 
     if verdict.status == "timeout":
         return broken(f"the test command timed out without any patch ({verdict.error})", persist=False)
-    if verdict.status == "error":
-        return broken(verdict.error or "the validation run failed")
+    if verdict.status == "error":  # the run itself failed (a killed sandbox, the daemon): not remembered
+        return broken(verdict.error or "the validation run failed", persist=False)
     exit_note = f"exit {verdict.test_exit_code}"
     if instance.grade_by_exit_code:
         if not verdict.tests:
@@ -158,7 +180,10 @@ def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Healt
         return broken(f"{len(p2p_failed)} of {len(instance.PASS_TO_PASS)} PASS_TO_PASS tests do not pass "
                       f"without any patch (e.g. {p2p_failed[0]}): {_tail(verdict.log_path, 2)}")
     f2p_passed = verdict.fail_to_pass.get("success", [])
-    if f2p_passed:
-        return broken(f"{len(f2p_passed)} FAIL_TO_PASS tests already pass without any patch "
+    if f2p_passed and len(f2p_passed) >= len(instance.FAIL_TO_PASS):  # nothing left to tell candidates apart
+        return broken(f"all {len(f2p_passed)} FAIL_TO_PASS tests already pass without any patch "
                       f"(e.g. {f2p_passed[0]})")
+    if f2p_passed:  # dataset noise (requests' digest tests vs httpbin.org in 2023) or an environment difference
+        return Health(True, note=f"{len(f2p_passed)} of {len(instance.FAIL_TO_PASS)} FAIL_TO_PASS tests "
+                                 f"already pass without any patch (e.g. {f2p_passed[0]}); the others decide", **base)
     return Health(True, **base)

@@ -13,6 +13,8 @@ cross-checked against the runner's own report (harness.runners); a mismatch is `
 Fail-fast grading (default): the FAIL_TO_PASS tests run first, selected by id; if one fails
 the verdict is `not_resolved` at once (`decided_by="fail-fast"`), else the full official
 command runs and decides (`decided_by="full"`), so `resolved` always comes from the full run.
+Validation turns fail-fast off for an instance whose FAIL_TO_PASS selection costs more than
+half the full run (harness.health.fail_fast_cost_note): there it would cost more than it saves.
 """
 from __future__ import annotations
 
@@ -85,7 +87,8 @@ class Verifier:
                  pool_size: int = 2, limits: Limits = DEFAULT_LIMITS, image: str | None = None,
                  base_image: str | None = None, log_dir: str | os.PathLike | None = None,
                  use_prebuilt: bool = True, client=None, fail_fast: bool = True,
-                 cache_dir: str | os.PathLike | None = None, verdict_cache=None):
+                 cache_dir: str | os.PathLike | None = None, verdict_cache=None,
+                 fail_fast_max_share: float | None = healths.FAIL_FAST_MAX_SHARE):
         self.instance, self.limits, self.pool_size = instance, limits, max(1, pool_size)
         self.repo_mirror, self.base_image, self.use_prebuilt = repo_mirror, base_image, use_prebuilt
         self.spec = specs.resolve(instance)
@@ -93,6 +96,7 @@ class Verifier:
         self.log_dir = Path(log_dir or Path(tempfile.gettempdir()) / "monkeys-swe-logs") / instance.instance_id
         self.client = client or get_client()
         self.fail_fast = fail_fast
+        self.fail_fast_max_share = fail_fast_max_share  # None: fail-fast whatever the selection costs
         self.health_store = healths.Store(Path(cache_dir or repos.CACHE) / "validations")
         self._health: healths.Health | None = None
         self._health_lock = threading.Lock()
@@ -148,7 +152,7 @@ class Verifier:
                 image = self.ensure_image()
                 fast = self.fail_fast_command()
                 k = healths.key(self.client.images.get(image).id, self.instance.instance_id,
-                                self.spec.test_cmd, fast)
+                                self.spec.test_cmd, fast, self.fail_fast_max_share)
                 found = self.health_store.load(k)
                 self._health = found or self.health_store.save(k, self._validate(image, fast))
             return self._health
@@ -172,8 +176,11 @@ class Verifier:
         gold = self._attempt(self.instance.patch, fast, by_exit_code=False, stage="validation-fail-fast")
         if gold.status == "timeout":
             h.persist = False
+        h.fail_fast_cpu_s = gold.test_cpu_s
         if gold.status in ("not_resolved", "resolved") and gold.tests and not gold.fail_to_pass.get("failure"):
-            h.fail_fast_cmd = fast
+            h.fail_fast_note = healths.fail_fast_cost_note(h.full_cpu_s, h.fail_fast_cpu_s,
+                                                           self.fail_fast_max_share)
+            h.fail_fast_cmd = None if h.fail_fast_note else fast
         else:
             h.fail_fast_note = (f"the gold patch does not pass the FAIL_TO_PASS tests run alone "
                                 f"({gold.status}: {gold.error or gold.fail_to_pass.get('failure')}); "

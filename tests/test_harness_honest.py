@@ -33,6 +33,8 @@ def cache(tmp_path_factory):
 
 
 def make_verifier(inst, image, tmp_path, cache, **kw) -> Verifier:
+    # Fail-fast on whatever the fixture's selection costs (the cost rule: tests/test_failfast_rule.py).
+    kw.setdefault("fail_fast_max_share", None)
     return Verifier(inst, image=image, pool_size=2, limits=LIMITS, cache_dir=cache,
                     log_dir=tmp_path / "logs", **kw)
 
