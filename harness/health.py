@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = 5  # bump when the rules change: every image is validated again
+VERSION = 6  # bump when the rules change: every image is validated again
 FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
 PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
 
@@ -53,16 +53,21 @@ class Health:
     image: str = ""
     checked_at: float = 0.0
     persist: bool = True  # False for outcomes that may change on a rerun (timeouts)
+    p2p_missing_only: bool = False  # broken only by PASS_TO_PASS tests absent from the log (see judge)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d.pop("persist")
+        d.pop("p2p_missing_only")
         return d
 
 
 def key(image_id: str, instance_id: str, test_cmd: str, fail_fast_cmd: str | None,
-        max_share: float | None = FAIL_FAST_MAX_SHARE) -> str:
-    text = "\0".join([str(VERSION), image_id, instance_id, test_cmd, fail_fast_cmd or "", repr(max_share)])
+        max_share: float | None = FAIL_FAST_MAX_SHARE, judged: str = "") -> str:
+    """`judged`: what the validation judged against (the test lists, test_patch, gold patch):
+    an instance whose lists change is validated again."""
+    text = "\0".join([str(VERSION), image_id, instance_id, test_cmd, fail_fast_cmd or "", repr(max_share),
+                      judged])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -177,8 +182,13 @@ def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Healt
     elif verdict.error:  # swebench refused the log (e.g. a non-zero exit with every test passing)
         return broken(f"{verdict.error} ({exit_note}): {_tail(verdict.log_path)}")
     if p2p_failed:
-        return broken(f"{len(p2p_failed)} of {len(instance.PASS_TO_PASS)} PASS_TO_PASS tests do not pass "
-                      f"without any patch (e.g. {p2p_failed[0]}): {_tail(verdict.log_path, 2)}")
+        h = broken(f"{len(p2p_failed)} of {len(instance.PASS_TO_PASS)} PASS_TO_PASS tests do not pass "
+                   f"without any patch (e.g. {p2p_failed[0]}): {_tail(verdict.log_path, 2)}")
+        # Absent from the log, none reported failing: a log parser can lose a line that a failing
+        # FAIL_TO_PASS test's output interrupts (swebench's django parser, django-12983). The gold
+        # patch's run decides (harness.verify): healthy if it passes them all.
+        h.p2p_missing_only = bool(verdict.tests) and all(t not in verdict.tests for t in p2p_failed)
+        return h
     f2p_passed = verdict.fail_to_pass.get("success", [])
     if f2p_passed and len(f2p_passed) >= len(instance.FAIL_TO_PASS):  # nothing left to tell candidates apart
         return broken(f"all {len(f2p_passed)} FAIL_TO_PASS tests already pass without any patch "

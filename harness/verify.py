@@ -19,6 +19,7 @@ half the full run (harness.health.fail_fast_cost_note): there it would cost more
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import queue
@@ -77,6 +78,9 @@ class PatchVerdict:
     stages: list[dict] = field(default_factory=list)  # per test run: stage, status, seconds, log
     semantic_key: str = ""  # harness.normalize's key: candidates with one key share one verdict
     cached: bool = False  # answered from the verdict cache (harness.verdict_cache): no test run
+    # What judged it: the Python used and wanted (substituted?), the date rule, the env layer
+    # (harness.images.image_info), and the validation's caveats (harness.health).
+    environment: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -105,6 +109,7 @@ class Verifier:
         self.verdict_cache = verdict_caches.open_cache(verdict_cache)  # None: every verdict is computed
         self._normalizer = normalize.for_instance(instance, repo_mirror, self.spec)  # no clone, no Docker
         self._image_id: str | None = None
+        self._environment: dict | None = None
 
     # -- setup -----------------------------------------------------------------------
     def ensure_image(self) -> str:
@@ -151,8 +156,10 @@ class Verifier:
             if self._health is None:
                 image = self.ensure_image()
                 fast = self.fail_fast_command()
-                k = healths.key(self.client.images.get(image).id, self.instance.instance_id,
-                                self.spec.test_cmd, fast, self.fail_fast_max_share)
+                i = self.instance
+                judged = json.dumps([i.FAIL_TO_PASS, i.PASS_TO_PASS, i.test_patch, i.patch, i.grade_by_exit_code])
+                k = healths.key(self.client.images.get(image).id, i.instance_id, self.spec.test_cmd, fast,
+                                self.fail_fast_max_share, judged)
                 found = self.health_store.load(k)
                 self._health = found or self.health_store.save(k, self._validate(image, fast))
             return self._health
@@ -166,6 +173,8 @@ class Verifier:
         junit = healths.junit_beside(empty.log_path) if kind == "pytest" else None
         h = healths.judge(self.instance, empty, image, runners.read_report(kind, "", junit) if junit else None,
                           grading.parsed_name(self.spec.log_parser))
+        if h.p2p_missing_only and self.instance.patch:
+            h = self._confirm_with_gold(h)
         if not h.healthy or fast is None:
             h.fail_fast_note = None if fast else ("graded by exit code" if self.instance.grade_by_exit_code
                                                   else "FAIL_TO_PASS ids not selectable with this runner")
@@ -185,6 +194,30 @@ class Verifier:
             h.fail_fast_note = (f"the gold patch does not pass the FAIL_TO_PASS tests run alone "
                                 f"({gold.status}: {gold.error or gold.fail_to_pass.get('failure')}); "
                                 f"log {gold.log_path}")
+        return h
+
+    def environment(self) -> dict:
+        """The verdict detail's `environment` (empty until the image is validated)."""
+        if self._health is None:
+            return {}
+        if self._environment is None:
+            info = images.image_info(self._health.image, self.client) if self._health.image else {}
+            self._environment = {**info, "image": self._health.image, "validation_note": self._health.note,
+                                 "fail_fast_note": self._health.fail_fast_note}
+        return self._environment
+
+    def _confirm_with_gold(self, h: healths.Health) -> healths.Health:
+        """PASS_TO_PASS tests were only missing from the empty candidate's log: the environment
+        is healthy if the gold patch's full run passes every FAIL_TO_PASS and PASS_TO_PASS test."""
+        gold = self._attempt(self.instance.patch, self.spec.test_cmd,
+                             by_exit_code=self.instance.grade_by_exit_code, stage="validation-gold")
+        if gold.status == "resolved":
+            return dataclasses.replace(h, healthy=True, reason=None, note=(
+                f"{h.reason.split(' (e.g.')[0]}, but only as lines missing from the log; the gold patch passes "
+                f"them all (log {gold.log_path})"))
+        if gold.status == "timeout":
+            h.persist = False
+        h.reason = f"{h.reason} (the gold patch does not pass them either: {gold.status}; log {gold.log_path})"
         return h
 
     def _broken(self, h: healths.Health, patch_hash: str) -> PatchVerdict:
@@ -233,6 +266,7 @@ class Verifier:
                                    duration_s=round(time.monotonic() - start, 3))
         verdict = self._verify(patch)
         verdict.semantic_key = key
+        verdict.environment = self.environment()
         if fields is not None:
             self.verdict_cache.put(verdict_caches.verdict_key(fields), fields, verdict.to_dict())
         return verdict

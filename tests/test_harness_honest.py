@@ -143,3 +143,16 @@ def test_fail_fast_gives_the_verdicts_full_grading_gives(calc, cache, tmp_path):
             else:
                 assert [s["stage"] for s in a.stages] == ["fail-fast", "full"]
                 assert a.pass_to_pass == b.pass_to_pass
+
+
+def test_pass_to_pass_missing_from_the_log_is_settled_by_the_gold_run(calc, cache, tmp_path):
+    """A PASS_TO_PASS id absent from the empty candidate's log (and reported failing by nothing)
+    is checked against the gold patch's full run: here the gold run lacks it too, so the image
+    stays broken, says so, and every verdict is `error` (the other path, where the gold run has
+    it: the rule's unit test in test_harness_honest_runners.py)."""
+    inst, mirror, image = calc
+    lost = inst.model_copy(update={"PASS_TO_PASS": [*inst.PASS_TO_PASS, "tests/test_ops.py::test_not_there"]})
+    with make_verifier(lost, image, tmp_path, cache) as v:
+        h = v.health()
+        assert not h.healthy and "test_not_there" in h.reason and "the gold patch does not pass them either" in h.reason
+        assert v.verify(inst.patch).status == "error"

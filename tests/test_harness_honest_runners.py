@@ -300,3 +300,23 @@ def test_a_mismatch_counts_only_where_it_could_make_a_candidate_resolved(tmp_pat
     assert rc == 0 and aimed.tests["tests/test_c.py::test_crash"] == "PASSED"  # the log parser alone: resolved
     assert aimed.status == "error" and not aimed.resolved, aimed
     assert "test_crash is PASSED in the log but failed in the runner's JUnit report" in aimed.error
+
+
+def test_validation_tells_missing_pass_to_pass_lines_from_failing_ones(tmp_path):
+    """A PASS_TO_PASS test absent from the empty candidate's log (a parser lost its line, as
+    swebench's django parser does when a failing subTest interrupts it) is left to the gold
+    patch's run (Verifier._confirm_with_gold); one reported failing is a broken environment."""
+    from harness import health
+    from harness.instance import SWEInstance
+
+    files = {"tests/test_m.py": "def test_fix():\n    assert False\n\ndef test_ok():\n    pass\n"}
+    base = dict(instance_id="x__y-2", repo="x/y", base_commit="0" * 40, FAIL_TO_PASS=["tests/test_m.py::test_fix"])
+    lost = SWEInstance(**base, PASS_TO_PASS=["tests/test_m.py::test_ok", "tests/test_m.py::test_lost"])
+    verdict, _ = _validation_verdict(tmp_path, lost, files, "-rA", "tests/test_m.py")
+    h = health.judge(lost, verdict, "img")
+    assert not h.healthy and h.p2p_missing_only and "1 of 2 PASS_TO_PASS" in h.reason
+    files["tests/test_m.py"] = files["tests/test_m.py"].replace("def test_ok():\n    pass", "def test_ok():\n    assert 0")
+    failing = SWEInstance(**base, PASS_TO_PASS=["tests/test_m.py::test_ok"])
+    verdict, _ = _validation_verdict(tmp_path / "f", failing, files, "-rA", "tests/test_m.py")
+    h = health.judge(failing, verdict, "img")
+    assert not h.healthy and not h.p2p_missing_only

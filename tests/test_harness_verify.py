@@ -43,6 +43,8 @@ def test_gold_resolves_and_empty_does_not(calc, verifier):
     assert gold.fail_to_pass["success"] == inst.FAIL_TO_PASS and gold.pass_to_pass["failure"] == []
     assert gold.tests["tests/test_ops.py::test_mean"] == "PASSED" and os.path.exists(gold.log_path)
     assert gold.apply_method == "git-apply" and gold.patch_hash
+    env = gold.environment  # what judged it travels with the verdict
+    assert env["image"] and env["python"] and env["substituted"] in (True, False) and "validation_note" in env
     empty = verifier.verify("")
     assert empty.status == "not_resolved" and empty.fail_to_pass["failure"] == inst.FAIL_TO_PASS
 
