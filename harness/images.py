@@ -156,6 +156,15 @@ def _requirements(spec: specs.Spec, source: Path, commit: str) -> tuple[str, lis
     return found[0], [f"read {', '.join(found[1])}"]
 
 
+def scm_version(source: Path, commit: str) -> str:
+    """The shell line giving setuptools_scm the commit's nearest tag (the image's /testbed has
+    no tags). The env layer needs it too: its editable install is reused by the instances, and
+    a version of 0.1.dev1 fails pytest's own `minversion` check (pytest-dev__pytest-5221)."""
+    version = repos.describe(source, commit)
+    return f"export SETUPTOOLS_SCM_PRETEND_VERSION={shlex.quote(version)}" \
+        if version and re.match(r"^\d+(\.\d+)*", version) else ":"
+
+
 def _needs_pytest(spec: specs.Spec) -> bool:
     return "pytest" in spec.test_cmd and spec.source == "swebench-4.1.0"
 
@@ -172,7 +181,8 @@ def build_env_image(instance: SWEInstance, spec: specs.Spec, *, source: Path, ba
     if spec.source == "swebench-4.1.0":
         install_sh = env_script.env_script(
             date=date, requirements=bool(requirements.strip()), packages=list(env.packages),
-            pins=list(env.pip_packages), pre_install=list(env.pre_install), install=env.install,
+            pins=list(env.pip_packages), pre_install=[scm_version(source, commit), *env.pre_install],
+            install=env.install,
             needs_pytest=_needs_pytest(spec), python=python, services=env.services)
     apt = (f"RUN apt-get update && apt-get install -y --no-install-recommends {' '.join(map(shlex.quote, env.apt))}"
            " && rm -rf /var/lib/apt/lists/*\n") if env.apt else ""
@@ -247,9 +257,7 @@ def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = Non
     t1 = time.monotonic()
     env_labels = client.images.get(env_tag).labels or {}
     env_commit = env_labels.get(f"{LABEL}.env-commit") or instance.base_commit
-    version = repos.describe(source, instance.base_commit)
-    scm = f"export SETUPTOOLS_SCM_PRETEND_VERSION={shlex.quote(version)}" \
-        if version and re.match(r"^\d+(\.\d+)*", version) else ":"
+    scm = scm_version(source, instance.base_commit)
     date = env_script.iso_date(instance.created_at) if instance.created_at else env_labels.get(f"{LABEL}.date")
     setup = env_script.instance_script(date=date or None, pins=list(spec.env.pip_packages),
                                        pre_install=[scm, *spec.env.pre_install] if spec.source != "override" else [scm],

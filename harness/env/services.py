@@ -33,13 +33,16 @@ INSTALL = {
         f"-addext subjectAltName=DNS:httpbin.org,DNS:www.httpbin.org "
         f"-keyout {DIR}/httpbin/key.pem -out {DIR}/httpbin/cert.pem 2>/dev/null || exit 1",
         f"cat > {DIR}/httpbin/serve.py <<'MONKEYS_EOF'\n{_SERVE}MONKEYS_EOF",
+        # Code that calls Session.send (no REQUESTS_CA_BUNDLE) verifies against certifi's bundle.
+        f"python -c 'import certifi, sys; open(certifi.where(), \"a\").write(open(sys.argv[1]).read())' "
+        f"{DIR}/httpbin/cert.pem 2>/dev/null || true",
     ],
 }
 
 # One line each (it is prepended to the test command): map the name, start, wait for it.
 START = {
     "httpbin": (
-        "{ echo '127.0.0.1 httpbin.org www.httpbin.org' >> /etc/hosts; "
+        "{ echo '127.0.0.1 httpbin.org www.httpbin.org www.google.co.uk' >> /etc/hosts; "
         f"({DIR}/httpbin/venv/bin/python {DIR}/httpbin/serve.py {DIR}/httpbin >/tmp/httpbin.log 2>&1 &); "
         f"export REQUESTS_CA_BUNDLE={DIR}/httpbin/cert.pem; "
         "for _ in $(seq 100); do python3 -c \"import socket; socket.create_connection(('127.0.0.1', 443), 1)\" "
