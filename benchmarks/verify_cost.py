@@ -126,6 +126,16 @@ def _fast_class(got: dict, names: list[str]) -> dict:
     return {"fast_n": len(fast), "fast_ff": mean("fail-fast"), "fast_full": mean("full")}
 
 
+def _issue_workload(got: dict, names: list[str]) -> dict:
+    """Mean core-seconds per attempt over gold, empty and the mutants that are really wrong
+    (not resolved under full grading): issue 14's workload. Mutants that keep the gold fix and
+    still resolve are left out here (they are in the mixed figure)."""
+    keep = [n for n in names if n in ("gold", "empty") or got[(n, "full")]["status"] != "resolved"]
+    mean = lambda m: statistics.mean(got[(n, m)]["test_cpu_s"] or 0 for n in keep) if keep else 0.0  # noqa: E731
+    return {"wrong_n": len(keep) - sum(n in ("gold", "empty") for n in keep),
+            "wrong_ff": mean("fail-fast"), "wrong_full": mean("full")}
+
+
 def got_status(rows: list[dict], iid: str, name: str) -> str | None:
     """The fail-fast pass's status of one candidate (the last such row)."""
     found = [r["status"] for r in rows if r.get("instance_id") == iid and r.get("candidate") == name
@@ -159,7 +169,7 @@ def summarize(rows: list[dict]) -> None:
                       "full_cpu": got.get(("empty", "full"), {}).get("test_cpu_s") or 0,
                       "note": d["health"].get("fail_fast_note"), "rerun": rerun,
                       "cold_wall": sum(got[(n, "fail-fast")].get("duration_s") or 0 for n in unique),
-                      **_fast_class(got, unique)})
+                      **_fast_class(got, unique), **_issue_workload(got, unique)})
     if not table:
         sys.exit("no instance could be measured")
     print(f"\n{'instance':26} {'cand':>4} {'uniq':>4} {'res':>3} {'ff-dec':>6} {'disagree':>8} "
@@ -187,6 +197,10 @@ def summarize(rows: list[dict]) -> None:
             print(f"  the {r['fast_n']} attempts fail-fast decided: core-s full {r['fast_full']:.2f}, "
                   f"fail-fast {r['fast_ff']:.2f} ({r['fast_full'] / r['fast_ff'] if r['fast_ff'] else float('nan'):.1f}x); "
                   f"the others pay both runs")
+        if r["wrong_n"]:
+            print(f"  gold + empty + the {r['wrong_n']} mutants that are wrong (not resolved): core-s per attempt "
+                  f"full {r['wrong_full']:.2f}, fail-fast {r['wrong_ff']:.2f} "
+                  f"({r['wrong_full'] / r['wrong_ff'] if r['wrong_ff'] else float('nan'):.2f}x)")
     total_ff = sum(r["cpu_ff"] * r["unique"] for r in table)
     total_full = sum(r["cpu_full"] * r["unique"] for r in table)
     n = sum(r["unique"] for r in table)
