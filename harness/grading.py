@@ -12,12 +12,15 @@ import gzip
 import re
 from dataclasses import dataclass, field
 
-from swebench.harness.constants import (APPLY_PATCH_FAIL, END_TEST_OUTPUT, FAIL_TO_PASS, PASS_TO_PASS,
+from harness import swebench_lib
+
+swebench_lib.load()  # before any swebench.harness import (see harness/swebench_lib.py)
+from swebench.harness.constants import (APPLY_PATCH_FAIL, END_TEST_OUTPUT, FAIL_TO_PASS, PASS_TO_PASS,  # noqa: E402
                                         START_TEST_OUTPUT, TEST_EXIT_CODE, EvalType, ResolvedStatus,
                                         TestStatus)
-from swebench.harness.grading import get_eval_tests_report, get_logs_eval, get_resolution_status
-from swebench.harness.log_parsers import PARSER_REGISTRY
-from swebench.types import TestSpec
+from swebench.harness.grading import get_eval_tests_report, get_logs_eval, get_resolution_status  # noqa: E402
+from swebench.harness.log_parsers import PARSER_REGISTRY  # noqa: E402
+from swebench.types import TestSpec  # noqa: E402
 
 from harness import runners
 from harness.instance import SWEInstance

@@ -138,6 +138,9 @@ def junit_beside(log_path: str | None) -> bytes | None:
 
 def _refused(log_path: str | None) -> bool:
     """The log carries a marker for which swebench refuses any log (it would refuse the gold's)."""
+    from harness import swebench_lib
+
+    swebench_lib.load()
     from swebench.harness.constants import APPLY_PATCH_FAIL, RESET_FAILED, TESTS_ERROR, TESTS_TIMEOUT
 
     try:

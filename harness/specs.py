@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import swebench_lib
 from harness.env import services as env_services
 from harness.instance import SWEInstance
 from harness.patch import is_test_path, touched_files
@@ -84,7 +85,8 @@ class Spec:
 
 def test_directives(instance: SWEInstance) -> list[str]:
     """What swebench passes to the test command: test_patch's files (django: as modules)."""
-    from swebench.harness.constants import NON_TEST_EXTS  # swebench imports are slow: only when needed
+    swebench_lib.load()
+    from swebench.harness.constants import NON_TEST_EXTS
 
     files = [f for f in touched_files(instance.test_patch)
              if not any(f.endswith(ext) for ext in NON_TEST_EXTS)]
@@ -120,6 +122,7 @@ def resolve(instance: SWEInstance) -> Spec:
             test_cmd = "\n".join([*setup, test_cmd])
     parser = instance.log_parser
     if parser is None:
+        swebench_lib.load()
         from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY
 
         fn = MAP_REPO_TO_PARSER_PY.get(instance.repo)
