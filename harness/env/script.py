@@ -175,7 +175,12 @@ def _fast(cmd: str) -> str:
     if not cmd.startswith("uv_dated "):
         return cmd
     args = cmd[len("uv_dated "):]
-    return f"uv pip install --no-deps --no-build-isolation {args} || uv_dated {args}"
+    fast = f"uv pip install --no-deps --no-build-isolation {args}"
+    # A venv with Debian's setuptools 44 has no PEP 660 hook, and a pinned build-system of
+    # setuptools < 64 has none either (pylint 2.15+: "no attribute 'build_editable'"); uv has no
+    # `setup.py develop` fallback, so give the venv a PEP 660 setuptools, only when it is needed.
+    return (f"{fast} || {{ uv pip install 'setuptools>=64' wheel && {fast}; }} || uv_dated {args}"
+            if "-e" in args.split() else f"{fast} || uv_dated {args}")
 
 
 # Changes that make the env layer's editable install stale (metadata, compiled sources).
