@@ -143,13 +143,13 @@ def split_report(log: str) -> tuple[str, bytes | None]:
 
 
 def runner_check(log: str, junit: bytes | None, test_cmd: str, tests: dict[str, str],
-                 exit_code: int, parser: str | None = None) -> str | None:
+                 exit_code: int, parser: str | None = None, relevant: set[str] | None = None) -> str | None:
     """Why the parsed `tests` disagree with the runner's own report (None: they agree).
     With `parser` (the repo's log parser), JUnit names are compared as that parser writes them."""
     kind = runners.kind_of(test_cmd)
     section = log.split(START_TEST_OUTPUT, 1)[-1].split(END_TEST_OUTPUT, 1)[0]
     return runners.cross_check(tests, runners.read_report(kind, section, junit), exit_code, kind,
-                               parsed_name(parser))
+                               parsed_name(parser), relevant)
 
 
 def parsed_name(parser: str | None):

@@ -460,8 +460,9 @@ class Verifier:
             verdict.fail_to_pass, verdict.pass_to_pass = g.fail_to_pass, g.pass_to_pass
             # A printed fake can only aim at `resolved`: on a run graded otherwise a mismatch
             # changes nothing (a crashed runner's partial report, the empty candidate's run).
+            graded = None if by_exit_code else {*self.instance.FAIL_TO_PASS, *self.instance.PASS_TO_PASS}
             mismatch = g.resolved and grading.runner_check(output, junit, test_cmd, g.tests, result.exit_code,
-                                                           self.spec.log_parser)
+                                                           self.spec.log_parser, graded)
             if mismatch:
                 verdict.error = f"test output does not match the runner's report: {mismatch}"
             else:

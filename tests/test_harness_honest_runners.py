@@ -40,6 +40,13 @@ def test_cross_check_against_junit():
     assert "absent" in runners.cross_check(absent, report, 0, "pytest")
     assert "test_ad is PASSED in the log but absent" in runners.cross_check(  # not a cut-short test_add
         {"tests/test_ops.py::test_ad": "PASSED"}, report, 0, "pytest")
+    # only the ids grading reads count: an inner pytest session's lines (pytester) are not faked
+    # results of this run, but a faked listed test still is
+    inner = {**honest, "test_one.py::test_this": "PASSED"}
+    graded = {"tests/test_ops.py::test_add", "tests/test_ops.py::test_mean"}
+    assert "test_this is PASSED in the log but absent" in runners.cross_check(inner, report, 1, "pytest")
+    assert runners.cross_check(inner, report, 1, "pytest", relevant=graded) is None
+    assert "test_mean is PASSED" in runners.cross_check({**inner, **faked}, report, 1, "pytest", relevant=graded)
     # no report at all: suspect only when the run claims success
     assert "no JUnit report" in runners.cross_check(honest, None, 0, "pytest")
     assert runners.cross_check(honest, None, 1, "pytest") is None
