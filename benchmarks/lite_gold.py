@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(rows)} of {len(plan)} planned instances run (mirrorable repos: all but django, "
             f"scikit-learn, matplotlib). `both ok` = gold resolved and empty not resolved. "
             f"All image layers on the daemon at the end: {disk} MB.\n\n"
-            f"    python benchmarks/lite_gold.py --repo-mirror /work/mirrors --timeout 1800\n\n{text}\n"
+            f"    python benchmarks/lite_gold.py --repo-mirror /work/mirrors --timeout 1800 --jobs 3 --retry-failed\n\n{text}\n"
             + _not_run([i for i, _ in plan if i.instance_id not in done]))
     return 0
 

@@ -170,12 +170,14 @@ def _install_lines(install: list[str], reuse: bool) -> list[str]:
 
 
 def _fast(cmd: str) -> str:
-    """The env layer has the dependencies (and a PEP 660 setuptools): reinstall the package
-    alone, without resolving or a build environment; the full dated install if that fails."""
+    """The env layer has the dependencies: reinstall the package without a build environment
+    (new dependencies resolved as of the date); the full dated install if that fails."""
     if not cmd.startswith("uv_dated "):
         return cmd
     args = cmd[len("uv_dated "):]
-    fast = f"uv pip install --no-deps --no-build-isolation {args}"
+    # Dependencies resolved (as of the date) but no build environment: a changed pyproject may
+    # add one (pylint 2.15 -> dill), and the env layer's packages satisfy the rest at once.
+    fast = f"uv_dated --no-build-isolation {args}"
     # A venv with Debian's setuptools 44 has no PEP 660 hook, and a pinned build-system of
     # setuptools < 64 has none either (pylint 2.15+: "no attribute 'build_editable'"); uv has no
     # `setup.py develop` fallback, so give the venv a PEP 660 setuptools, only when it is needed.
