@@ -119,13 +119,15 @@ class Sandbox:
     # -- commands --------------------------------------------------------------------
     def exec(self, cmd: str, *, timeout: float | None = None, workdir: str | None = None,
              env: dict[str, str] | None = None, stdin: bytes | None = None,
-             max_output_bytes: int = DEFAULT_MAX_OUTPUT, args: list[str] = ()) -> ExecResult:
+             max_output_bytes: int = DEFAULT_MAX_OUTPUT, args: list[str] = (),
+             _retry: int = 0) -> ExecResult:
         """Run `cmd` with bash; stdout and stderr merged; never longer than `timeout`.
         `args` reach `cmd` as "$1", "$2", ...: text delivered without quoting or an upload
         (each must be valid UTF-8 without NUL and under 128 KiB, Linux's limit per argument)."""
         if self.container is None:
             raise SandboxError("sandbox is not started")
         timeout = max(0.01, self.limits.timeout_s if timeout is None else timeout)  # 0 = none to timeout(1)
+        command = cmd
         if stdin is not None:
             stdin_path = f"/tmp/.monkeys-stdin-{uuid.uuid4().hex}"
             self.put_file(stdin_path, stdin)
@@ -156,8 +158,21 @@ class Sandbox:
         data = b"".join(chunks)
         truncated = len(data) > max_output_bytes
         timed_out = watchdog.fired or (exit_code in (124, 137) and duration >= timeout * 0.98)
-        return ExecResult(exit_code if exit_code is not None else -1,
-                          data[:max_output_bytes].decode("utf-8", "replace"),
+        output = data[:max_output_bytes].decode("utf-8", "replace")
+        if timed_out and not watchdog.fired:
+            # `timeout` killed the group, but its members' exits (and a fork bomb's forks
+            # in flight) can still hold the pid limit: clear them so the next command starts.
+            self.kill_strays()
+        if exit_code == 126 and output.startswith("OCI runtime exec failed"):
+            # The runtime could not start the command at all (pid limit still full, or
+            # the container is going away): not the command's verdict. Clear and retry.
+            if _retry >= 3:
+                raise SandboxError(f"the sandbox could not start a command: {output.strip()[:300]}")
+            self.kill_strays()
+            time.sleep(0.5 * (_retry + 1))
+            return self.exec(command, timeout=timeout, workdir=workdir, env=env, stdin=stdin,
+                             max_output_bytes=max_output_bytes, args=args, _retry=_retry + 1)
+        return ExecResult(exit_code if exit_code is not None else -1, output,
                           timed_out, duration, truncated)
 
     def kill_strays(self, attempts: int = 10) -> bool:
