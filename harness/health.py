@@ -19,8 +19,13 @@ than FAIL_FAST_MAX_SHARE of the full run (`fail_fast_cost_note`): a candidate th
 the selection pays both runs, so a selection that is most of the file saves little on the
 candidates it rejects and costs more on the rest.
 
+For the stop-at-first-failure stage (harness.failfast) the validation also runs the gold patch's
+full command (once per image, or reuses the run the PASS_TO_PASS check made): if it is not
+`resolved` with exit 0, a test outside the lists fails and every right candidate would stop on it
+and pay a rerun, so the stage is off for that instance (`stop_first_note`).
+
 Records live in `<cache>/validations/<key>.json` (with the log beside it), keyed by image
-id, instance id, test command, fail-fast command, cost share and VERSION, so a validation runs once
+id, instance id, test command, fail-fast and stop-first commands, cost share and VERSION, so a validation runs once
 per image, not once per process. Timeouts are not remembered (the machine may be loaded).
 """
 from __future__ import annotations
@@ -35,7 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = 6  # bump when the rules change: every image is validated again
+VERSION = 8  # bump when the rules change: every image is validated again
 FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
 PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
 
@@ -50,6 +55,10 @@ class Health:
     fail_fast_note: str | None = None  # why fail-fast is off for this image
     full_cpu_s: float | None = None  # test CPU seconds of the full command, empty candidate
     fail_fast_cpu_s: float | None = None  # test CPU seconds of the FAIL_TO_PASS selection, gold patch
+    stop_first_cmd: str | None = None  # the full command stopping at its first failure, when on
+    stop_first_note: str | None = None  # why the stop-at-first-failure stage is off for this image
+    gold_full_cpu_s: float | None = None  # test CPU seconds of the gold patch's full run (when it ran)
+    hash_seed: str | None = None  # PYTHONHASHSEED of every run on this image (harness.verify.HASH_SEEDS)
     image: str = ""
     checked_at: float = 0.0
     persist: bool = True  # False for outcomes that may change on a rerun (timeouts)
@@ -63,11 +72,12 @@ class Health:
 
 
 def key(image_id: str, instance_id: str, test_cmd: str, fail_fast_cmd: str | None,
-        max_share: float | None = FAIL_FAST_MAX_SHARE, judged: str = "") -> str:
+        max_share: float | None = FAIL_FAST_MAX_SHARE, judged: str = "", *,
+        stop_first_cmd: str | None = None) -> str:
     """`judged`: what the validation judged against (the test lists, test_patch, gold patch):
     an instance whose lists change is validated again."""
     text = "\0".join([str(VERSION), image_id, instance_id, test_cmd, fail_fast_cmd or "", repr(max_share),
-                      judged])
+                      judged, stop_first_cmd or ""])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

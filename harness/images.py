@@ -127,15 +127,23 @@ def commit_date(source: Path, commit: str) -> str | None:
 
 
 def _env_commit(instance: SWEInstance, source: Path) -> str:
-    """environment_setup_commit when the mirror has it, else base_commit."""
+    """environment_setup_commit when the mirror has its whole tree, else base_commit (a
+    size-limited mirror may lack a big file at one commit and not at the other: astropy 5.1's
+    setup commit has a 4.9 MB IERS table that astropy__astropy-14182's base does not)."""
     commit = instance.environment_setup_commit
     if commit and commit != instance.base_commit:
         try:
             _git(source, "cat-file", "-e", f"{commit}^{{commit}}")
-            return commit
         except subprocess.CalledProcessError:
             log.warning("%s: environment_setup_commit %s not in the mirror; using base_commit",
                         instance.instance_id, commit[:12])
+            return instance.base_commit
+        missing = repos.missing_files(source, commit)
+        if missing and repos.missing_files(source, instance.base_commit) == []:
+            log.warning("%s: the mirror lacks %s at environment_setup_commit %s; the environment is "
+                        "built at base_commit", instance.instance_id, missing[0], commit[:12])
+            return instance.base_commit
+        return commit
     return instance.base_commit
 
 

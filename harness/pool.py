@@ -19,10 +19,10 @@ from harness.sandbox import Limits, Sandbox
 class SandboxPool:
     def __init__(self, image: str, *, spares: int = 2, limits: Limits = Limits(),
                  network: bool = False, workdir: str = "/testbed", labels: dict | None = None,
-                 client=None):
+                 client=None, blackhole: tuple[str, ...] = ()):
         lifecycle.reap_orphans(client or get_client(), LABEL)  # leftovers of killed processes
         self._make = lambda: Sandbox(image, limits=limits, network=network, workdir=workdir,
-                                     labels=labels, client=client).start()
+                                     labels=labels, client=client, blackhole=blackhole).start()
         self._spares = max(0, spares)
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-lifecycle")
         self._ready: collections.deque[Future] = collections.deque()

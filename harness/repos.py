@@ -92,14 +92,13 @@ def archive(repo_path: Path, commit: str, *, mirror_dir: str | os.PathLike | Non
     return _with_submodules(data, found) if found else data
 
 
-def _missing_objects(repo_path: Path, commit: str, exc: subprocess.CalledProcessError) -> str:
-    """Which files of `commit` the mirror lacks (partial clones, snapshots without big blobs)."""
-    stderr = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+def missing_files(repo_path: Path, commit: str) -> list[str] | None:
+    """Files of `commit` whose content the mirror lacks ([] when the tree is whole; None when
+    the tree itself cannot be listed)."""
     try:
         listing = _git(repo_path, "ls-tree", "-r", "-z", commit)
     except subprocess.CalledProcessError:
-        return (f"cannot archive {commit} from {repo_path}: the mirror lacks one of its tree objects "
-                f"({stderr[-1] if stderr else 'git archive failed'})")
+        return None
     blobs = {}
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
@@ -108,7 +107,16 @@ def _missing_objects(repo_path: Path, commit: str, exc: subprocess.CalledProcess
             blobs.setdefault(parts[2], []).append(path)
     checked = subprocess.run(["git", "--git-dir", str(git_dir(repo_path)), "cat-file", "--batch-check"],
                              input="\n".join(blobs) + "\n", capture_output=True, text=True, timeout=300).stdout
-    missing = [blobs[line.split()[0]][0] for line in checked.splitlines() if line.endswith(" missing")]
+    return [blobs[line.split()[0]][0] for line in checked.splitlines() if line.endswith(" missing")]
+
+
+def _missing_objects(repo_path: Path, commit: str, exc: subprocess.CalledProcessError) -> str:
+    """Which files of `commit` the mirror lacks (partial clones, snapshots without big blobs)."""
+    stderr = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+    missing = missing_files(repo_path, commit)
+    if missing is None:
+        return (f"cannot archive {commit} from {repo_path}: the mirror lacks one of its tree objects "
+                f"({stderr[-1] if stderr else 'git archive failed'})")
     if not missing:
         return f"cannot archive {commit} from {repo_path}: {stderr[-1] if stderr else 'git archive failed'}"
     more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""

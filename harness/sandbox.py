@@ -26,7 +26,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from harness.docker_util import LABEL, get_client, tar_bytes
-from harness import lifecycle
+from harness import lifecycle, netns
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,10 @@ class Sandbox:
 
     def __init__(self, image: str, *, limits: Limits = Limits(), network: bool = False,
                  workdir: str = "/testbed", client: docker.DockerClient | None = None,
-                 labels: dict[str, str] | None = None, tmpfs: dict[str, str] | None = None):
+                 labels: dict[str, str] | None = None, tmpfs: dict[str, str] | None = None,
+                 blackhole: tuple[str, ...] = ()):
         self.image, self.limits, self.network, self.workdir = image, limits, network, workdir
+        self.blackhole = tuple(blackhole)  # CIDRs that never answer (harness.netns); offline only
         self.tmpfs = tmpfs  # {path: mount options}: size-bounded scratch dirs
         self.client = client or get_client()
         self.labels = {LABEL: "1", **lifecycle.owner_labels(LABEL), **(labels or {})}
@@ -100,6 +102,8 @@ class Sandbox:
         try:
             lifecycle.check_not_shutting_down()  # a signal may have arrived during create
             self.container.start()
+            if self.blackhole and not self.network:
+                netns.blackhole(self.client, self.container, self.image, self.blackhole, self.labels)
         except BaseException:
             self.close()
             raise

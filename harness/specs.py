@@ -81,6 +81,7 @@ class Spec:
     test_files: tuple[str, ...]  # files whose candidate edits are discarded
     env: EnvSpec = field(default_factory=EnvSpec)
     source: str = "default"  # "swebench-4.1.0", "override" (the instance's own) or "default"
+    blackhole: tuple[str, ...] = ()  # addresses that never answer in the test sandbox (harness.netns)
 
 
 def test_directives(instance: SWEInstance) -> list[str]:
@@ -131,7 +132,8 @@ def resolve(instance: SWEInstance) -> Spec:
     if instance.test_patch:
         test_files |= set(touched_files(instance.test_patch))
     python = instance.python or (entry or {}).get("python")
-    return Spec(install, test_cmd, parser, python, tuple(sorted(test_files)), env, source)
+    blackhole = env_services.blackhole_for(instance.repo) if entry is not None else ()
+    return Spec(install, test_cmd, parser, python, tuple(sorted(test_files)), env, source, blackhole)
 
 
 def is_protected(path: str, spec: Spec) -> bool:

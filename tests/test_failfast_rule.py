@@ -64,7 +64,7 @@ def test_fixture_records_both_costs_and_follows_the_rule(tmp_path):
             if share is None:
                 assert h.fail_fast_cmd
             empty = v.verify("")
-            assert empty.decided_by == ("full" if expected else "fail-fast")
+            assert empty.decided_by == ("stop-first" if expected else "fail-fast")  # then the --maxfail=1 run
             assert [s["stage"] for s in empty.stages] == [empty.decided_by]
             statuses[share] = (empty.status, v.verify(inst.patch).status)
         with verifier(share) as again:  # remembered on disk, figures included

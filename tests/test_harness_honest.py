@@ -127,7 +127,8 @@ def test_fail_fast_gives_the_verdicts_full_grading_gives(calc, cache, tmp_path):
     expected = {"gold": ("resolved", "full"), "empty": ("not_resolved", "fail-fast"),
                 "breaks PASS_TO_PASS only": ("not_resolved", "fail-fast"),
                 "fixes FAIL_TO_PASS, breaks another": ("not_resolved", "full")}
-    with make_verifier(inst, image, tmp_path, cache) as fast, \
+    # FAIL_TO_PASS first, then the full run (the stop-first stage between: test_failfast_stop_first.py)
+    with make_verifier(inst, image, tmp_path, cache, stop_first=False) as fast, \
             make_verifier(inst, image, tmp_path, cache, fail_fast=False) as full:
         assert fast.health().fail_fast_cmd.endswith("tests/test_ops.py::test_mean tests/test_ops.py::test_mean_single")
         names = list(candidates)
@@ -155,4 +156,38 @@ def test_pass_to_pass_missing_from_the_log_is_settled_by_the_gold_run(calc, cach
     with make_verifier(lost, image, tmp_path, cache) as v:
         h = v.health()
         assert not h.healthy and "test_not_there" in h.reason and "the gold patch does not pass them either" in h.reason
+        assert v.verify(inst.patch).status == "error"
+
+
+SEED_TEST = '''import os
+
+
+def test_seed_dependent():
+    # stands in for a suite that passes under some hash seeds only (sympy__sympy-13177)
+    assert os.environ.get("PYTHONHASHSEED") not in (None, "0")
+
+
+def test_never():
+    assert os.environ.get("PYTHONHASHSEED") == "never"
+'''
+
+
+def test_runs_have_a_fixed_hash_seed_that_validation_chooses(calc, cache, tmp_path):
+    """Every run has a fixed PYTHONHASHSEED (same candidate, same verdict); a suite whose
+    PASS_TO_PASS tests fail under the first seed gets the first seed they pass under, and one
+    that no seed heals stays broken, with the first seed's reason."""
+    inst, mirror, image = calc
+    extra = make_patch(mirror, {"tests/test_seed.py": SEED_TEST})
+    base = {"test_patch": inst.test_patch + extra, "test_cmd": "pytest -rA tests/test_ops.py tests/test_seed.py"}
+    seeded = inst.model_copy(update={**base, "PASS_TO_PASS": [*inst.PASS_TO_PASS, "tests/test_seed.py::test_seed_dependent"]})
+    with make_verifier(seeded, image, tmp_path, cache) as v:
+        h = v.health()
+        assert h.healthy and h.hash_seed == "1" and "depends on the hash seed" in h.note, h
+        gold, empty = v.verify(inst.patch), v.verify("")
+    assert (gold.status, empty.status) == ("resolved", "not_resolved")
+    assert gold.environment["hash_seed"] == "1"
+    never = inst.model_copy(update={**base, "PASS_TO_PASS": [*inst.PASS_TO_PASS, "tests/test_seed.py::test_never"]})
+    with make_verifier(never, image, tmp_path, cache) as v:
+        h = v.health()
+        assert not h.healthy and h.hash_seed == "0" and "test_never" in h.reason, h
         assert v.verify(inst.patch).status == "error"

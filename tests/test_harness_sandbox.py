@@ -93,3 +93,25 @@ def test_containers_are_removed(image):
     assert len(our_containers()) >= 1
     cleanup_all()  # also takes the module's `sb` (this is the module's last test)
     assert our_containers() == []
+
+
+def test_blackhole_addresses_never_answer_and_the_sandbox_cannot_reroute(image):
+    """requests' connect-timeout tests need a host that never answers (harness.netns); every
+    other address stays unreachable, and code in the sandbox cannot add routes of its own."""
+    from harness.netns import _ROUTE_TO_LO
+
+    probe = ("import socket, sys, time\n"
+             "for a in sys.argv[1:]:\n"
+             "    t = time.monotonic()\n"
+             "    try: socket.create_connection((a, 80), 1.5); print(a, 'connected')\n"
+             "    except Exception as e: print(a, type(e).__name__, round(time.monotonic() - t, 1))\n")
+    with Sandbox(image, limits=Limits(timeout_s=30), blackhole=("10.255.255.1/32",)) as box:
+        r = box.exec('python3 -c "$1" 10.255.255.1 10.255.255.2 1.1.1.1', args=[probe], timeout=20)
+        lines = dict(line.split(" ", 1) for line in r.output.strip().splitlines())
+        assert lines["10.255.255.1"].startswith("TimeoutError") or lines["10.255.255.1"].startswith("timeout")
+        assert lines["10.255.255.2"].startswith("OSError") and lines["1.1.1.1"].startswith("OSError")
+        r = box.exec('python3 -c "$1" 1.1.1.0/24', args=[_ROUTE_TO_LO], timeout=20)
+        assert r.exit_code != 0 and "Operation not permitted" in r.output
+    with Sandbox(image, limits=Limits(timeout_s=30)) as plain:  # no blackhole: unreachable at once
+        r = plain.exec('python3 -c "$1" 10.255.255.1', args=[probe], timeout=20)
+        assert r.output.split()[1] == "OSError"

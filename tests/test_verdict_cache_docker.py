@@ -30,9 +30,9 @@ def calc(tmp_path_factory):
 
 
 def ran(log_dir: Path, patch: str) -> bool:
-    """Did this candidate's own test run happen (a fail-fast or full log under its hash)?"""
+    """Did this candidate's own test run happen (a fail-fast, stop-first or full log under its hash)?"""
     h = patches.patch_hash(patch)
-    return any(log_dir.rglob(f"{h}-fail-fast.log")) or any(log_dir.rglob(f"{h}-full.log"))
+    return any(any(log_dir.rglob(f"{h}-{stage}.log")) for stage in ("fail-fast", "stop-first", "full"))
 
 
 def test_same_code_is_verified_once_and_test_only_edits_share_the_empty_verdict(calc):
