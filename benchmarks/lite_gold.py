@@ -93,6 +93,19 @@ def cause_of(row: dict) -> str | None:
     return None
 
 
+MISS_KINDS = (  # (clue in the cause, what kind of miss) - first match wins
+    ("lacks the content", "mirror lacks a file"),
+    ("FAIL_TO_PASS tests already pass", "instance's lists (FAIL_TO_PASS pass without the fix)"),
+    ("timeout", "timeout"), ("exit 137", "timeout"),
+    ("build:", "environment build"),
+    ("PASS_TO_PASS tests do not pass", "environment (PASS_TO_PASS fail at base)"),
+)
+
+
+def miss_kind(cause: str) -> str:
+    return next((kind for clue, kind in MISS_KINDS if clue in cause), cause.split(":")[0])
+
+
 def run_one(inst, args, client) -> dict:
     from harness import images
     from harness.sandbox import Limits
@@ -146,7 +159,7 @@ def table(rows: list[dict]) -> str:
     total = collections.Counter()
     for repo in sorted(by_repo):
         rs = by_repo[repo]
-        causes = collections.Counter(cause_of(r).split(":")[0] for r in rs if cause_of(r))
+        causes = collections.Counter(miss_kind(cause_of(r)) for r in rs if cause_of(r))
         c = {"n": len(rs), "built": sum(r.get("built", False) for r in rs),
              "gold": sum(r.get("gold_status") == "resolved" for r in rs),
              "empty": sum(r.get("empty_status") == "not_resolved" for r in rs),

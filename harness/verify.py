@@ -442,7 +442,8 @@ class Verifier:
     def _run_tests_fields(self, key: str, test_cmd: str, with_test_patch: bool, test_patch: str | None) -> dict:
         """What decides a `run_tests` result: the instance, image and limits (as for verdicts), the
         command, whether a test patch is applied and which (the instance's or the one given), the
-        harness version and the candidate's meaning-level key. Graded by exit code, no fail-fast."""
+        PYTHONHASHSEED it runs under, the harness version and the candidate's meaning-level key.
+        Graded by exit code, no fail-fast."""
         if self._image_id is None:
             self._image_id = self.client.images.get(self.ensure_image()).id
         fields = verdict_caches.verdict_fields(
@@ -450,7 +451,8 @@ class Verifier:
             grading="run-tests", fail_fast_cmd=None, candidate=key)
         given = None if test_patch is None else hashlib.sha256(
             test_patch.encode("utf-8", "surrogateescape")).hexdigest()
-        fields.update(command=test_cmd, apply_test_patch=with_test_patch, given_test_patch=given)
+        fields.update(command=test_cmd, apply_test_patch=with_test_patch, given_test_patch=given,
+                      hash_seed=self.hash_seed)
         return fields
 
     def verify_many(self, candidates: Iterable[str]) -> Iterator[tuple[int, PatchVerdict]]:

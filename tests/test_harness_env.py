@@ -106,6 +106,8 @@ def test_date_rule_and_pins():
     old = script.uv_flags(["pluggy==0.13.1"], "2014-07-27T13:59:08Z", "3.9")
     assert f"--exclude-newer-package pytest={script.PYTHON_FLOOR['3.9']}" in old
     assert f"pluggy={script.FAR}" in old and f"pluggy={script.PYTHON_FLOOR['3.9']}" not in old
+    # and so is pytest 4.6's importlib-metadata, whose 2019 releases break on 3.9 (pytest-dev__pytest-5495)
+    assert f"--exclude-newer-package importlib-metadata={script.PYTHON_FLOOR['3.9']}" in old
     assert "pytest=" not in script.uv_flags([], "2022-01-01T00:00:00Z", "3.9")  # recent: the date rules
     assert script.to_uv("python -m pip install -e .[test] --verbose") == "uv_dated -C editable_mode=compat -e '.[test]'"
     assert script.to_uv("python -m pip install .") == "uv_dated ."  # not editable: no compat mode
@@ -147,6 +149,7 @@ def test_requests_tests_get_a_local_httpbin():
     inst = load_instances(DATA / "swe_bench_lite_test.jsonl.gz", ids=["psf__requests-1963"])[0]
     spec = specs.resolve(inst)
     assert spec.env.services == ("httpbin",)
+    assert spec.blackhole == ("10.255.255.1/32",)  # its connect-timeout tests' host that never answers
     first, last = spec.test_cmd.splitlines()
     assert "httpbin.org" in first and "REQUESTS_CA_BUNDLE" in first and last.endswith("test_requests.py")
     sh = script.env_script(date="2014-07-27T13:59:08Z", requirements=False, packages=["pytest"], pins=[],
@@ -156,3 +159,4 @@ def test_requests_tests_get_a_local_httpbin():
     subprocess.run(["bash", "-n"], input=sh, text=True, check=True)
     other = load_instances(DATA / "swe_bench_lite_test.jsonl.gz", ids=["pallets__flask-4992"])[0]
     assert specs.resolve(other).env.services == () and "httpbin" not in specs.resolve(other).test_cmd
+    assert specs.resolve(other).blackhole == ()

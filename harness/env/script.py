@@ -37,6 +37,9 @@ BINARY_ONLY = ("numpy", "scipy", "pandas", "matplotlib", "contourpy", "kiwisolve
 # pytest whose requirements existed then (3.2.5, which prints no PASSED lines for -rA).
 TEST_TOOLS = ("pytest", "pluggy", "py", "iniconfig", "attrs", "more-itertools", "atomicwrites",
               "packaging", "pyparsing", "toml", "tomli", "exceptiongroup",
+              # pytest 4.6-5.x needs importlib-metadata; its 2019 releases call the 3.8+ stdlib
+              # finders the old way ('str' object has no attribute 'name': pytest-dev__pytest-5495)
+              "importlib-metadata", "zipp",
               "pytest-cov", "pytest-xdist", "pytest-timeout", "pytest-mock", "coverage", "execnet")
 PYTHON_FLOOR = {"3.9": "2021-01-01T00:00:00Z", "3.11": "2023-01-01T00:00:00Z",
                 "3.13": "2025-01-01T00:00:00Z"}

@@ -144,13 +144,26 @@ def prewarm(works: list[tuple[str, Any]]) -> list[str]:
     verification there. Returns the names started (an error surfaces with the first call)."""
     started = []
     packed: dict[str, Any] = {}
-    for node_id, slots in docker_nodes().items():
+    nodes = docker_nodes()
+    for node_id, slots in nodes.items():
         for name, factory in works[:slots]:
             if name not in packed:
                 packed[name] = ray.put(factory)
             node_actor(name, packed[name], node_id)
             started.append(name)
+    # This job's worker processes too: each `docker` slot gets one now (a process start and this
+    # module's import, about a CPU-second each) instead of when its first candidate arrives.
+    for _ in range(sum(nodes.values()) if works else 0):
+        _warm_worker.options(resources={"docker": 1}).remote(WARM_HOLD_S)
     return list(dict.fromkeys(started))
+
+
+WARM_HOLD_S = 0.5  # long enough that the warm-ups overlap, so each slot starts its own worker
+
+
+@ray.remote(num_cpus=0)
+def _warm_worker(hold_s: float) -> None:
+    time.sleep(hold_s)  # running at all is the point: the worker (and this module) is loaded
 
 
 def close_actors(names: set[str], timeout_s: float = 60) -> None:
