@@ -9,18 +9,23 @@ where validation turns it off (the FAIL_TO_PASS run is most of the file's cost).
 For each instance: the gold patch, the empty patch and --wrong wrong-but-applying candidates
 (an operator, a constant or a keyword changed in one line near the gold change, with the
 gold fix kept for about half of them and left out for the rest; real diffs against the base),
-verified under both modes in the same run, on the same image, side by side. "fail-fast" is
-the default grading, with its per-instance cost rule: validation turns fail-fast off where
-the FAIL_TO_PASS selection costs more than half the full run (harness.health), and the
-instance's line says so with both figures. Prints per instance and in total:
-- disagreements: candidates whose status differs between the modes (target 0);
+verified under every mode in the same run, on the same image, side by side (--modes):
+- "full": the full official command only (the baseline);
+- "fail-fast": the FAIL_TO_PASS selection first, then the full command (with its per-instance
+  cost rule: validation turns it off where the selection costs more than half the full run);
+- "stop-first" (the default grading): the same, then the full command with the runner's
+  stop-at-first-failure option (pytest --maxfail=1), then the plain full command only when that
+  run stopped on a test outside FAIL_TO_PASS/PASS_TO_PASS (harness.failfast).
+Validation's notes (why a stage is off) are printed per instance. Prints per instance and in total:
+- disagreements: candidates whose status differs from full grading's (target 0);
+- which stage decided, and how many stop-first runs needed the rerun;
 - test core-seconds per attempt under each mode: CPU seconds (user + system, all cores) of
   the test commands an attempt ran, measured in the container by bash's `times`, so the
   load other jobs put on the machine does not inflate it; and their ratio (full / fail-fast);
 - attempts verified per core-hour under each mode (3600 / core-seconds per attempt);
 - the full test command's wall time (the empty candidate's full run), to see which
   instances have test files of several seconds;
-- the verdict cache on a rerun: the fail-fast pass fills a fresh cache; then every candidate
+- the verdict cache on a rerun: the default mode's pass fills a fresh cache; then every candidate
   is verified again by a new Verifier on that cache: hits, test runs made (target 0),
   changed verdicts (target 0) and the wall seconds of the rerun against the cold pass.
 One row per (instance, candidate, mode) is appended to --out as it is decided.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -119,27 +125,26 @@ def _has_gold(candidate: str, gold: str) -> bool:
     return bool(added) and sum(ln in candidate for ln in added) >= need
 
 
-def _fast_class(got: dict, names: list[str]) -> dict:
-    """Mean core-seconds, under each mode, of the attempts fail-fast decided on its own."""
-    fast = [n for n in names if got[(n, "fail-fast")]["decided_by"] == "fail-fast"]
-    mean = lambda m: statistics.mean(got[(n, m)]["test_cpu_s"] or 0 for n in fast) if fast else 0.0  # noqa: E731
-    return {"fast_n": len(fast), "fast_ff": mean("fail-fast"), "fast_full": mean("full")}
+MODES = {  # mode -> Verifier options; "full" is the baseline every other mode is compared with
+    "full": {"fail_fast": False},
+    "fail-fast": {"fail_fast": True, "stop_first": False},  # FAIL_TO_PASS first, then the full run
+    "stop-first": {"fail_fast": True, "stop_first": True},  # the default: ..., then --maxfail=1, then full
+}
+DEFAULT_MODE = "stop-first"  # the verify default: it fills the cache the rerun reads
 
 
-def _issue_workload(got: dict, names: list[str]) -> dict:
-    """Mean core-seconds per attempt over gold, empty and the mutants that are really wrong
-    (not resolved under full grading): issue 14's workload. Mutants that keep the gold fix and
-    still resolve are left out here (they are in the mixed figure)."""
-    keep = [n for n in names if n in ("gold", "empty") or got[(n, "full")]["status"] != "resolved"]
-    mean = lambda m: statistics.mean(got[(n, m)]["test_cpu_s"] or 0 for n in keep) if keep else 0.0  # noqa: E731
-    return {"wrong_n": len(keep) - sum(n in ("gold", "empty") for n in keep),
-            "wrong_ff": mean("fail-fast"), "wrong_full": mean("full")}
+def _mean(got: dict, names: list[str], mode: str) -> float:
+    return statistics.mean(got[(n, mode)]["test_cpu_s"] or 0 for n in names) if names else 0.0
 
 
-def got_status(rows: list[dict], iid: str, name: str) -> str | None:
-    """The fail-fast pass's status of one candidate (the last such row)."""
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def got_status(rows: list[dict], iid: str, name: str, mode: str = DEFAULT_MODE) -> str | None:
+    """The status one mode gave one candidate (the last such row)."""
     found = [r["status"] for r in rows if r.get("instance_id") == iid and r.get("candidate") == name
-             and r.get("mode") == "fail-fast"]
+             and r.get("mode") == mode]
     return found[-1] if found else None
 
 
@@ -155,60 +160,74 @@ def summarize(rows: list[dict]) -> None:
     table = []
     for iid, d in by_inst.items():
         got, rerun = d["got"], {n: r for (n, m), r in d["got"].items() if m == "rerun"}
-        names = [n for n in dict.fromkeys(n for n, _ in got) if (n, "fail-fast") in got and (n, "full") in got]
-        if not names:
+        modes = [m for m in MODES if m != "full" and any(k[1] == m for k in got)]
+        names = [n for n in dict.fromkeys(n for n, _ in got) if all((n, m) in got for m in ["full", *modes])]
+        if not names or not modes:
             continue
         unique = [n for n in names if got[(n, "full")]["duplicate_of"] is None]
-        dis = [n for n in names if got[(n, "full")]["status"] != got[(n, "fail-fast")]["status"]]
-        cpu = {m: statistics.mean(got[(n, m)]["test_cpu_s"] or 0 for n in unique) for m in ("fail-fast", "full")}
-        table.append({"instance": iid, "candidates": len(names), "unique": len(unique),
+        wrong = [n for n in unique if n in ("gold", "empty") or got[(n, "full")]["status"] != "resolved"]
+        per = {}
+        for m in modes:
+            per[m] = {"dis": [n for n in names if got[(n, "full")]["status"] != got[(n, m)]["status"]],
+                      "cpu": _mean(got, unique, m), "wrong": _mean(got, wrong, m),
+                      "reruns": sum(any(s.endswith("(rerun)") for s in got[(n, m)].get("stages") or [])
+                                    for n in unique),
+                      "by": _count(got[(n, m)]["decided_by"] for n in unique)}
+        table.append({"instance": iid, "candidates": len(names), "unique": len(unique), "modes": per,
                       "resolved": sum(got[(n, "full")]["status"] == "resolved" for n in names),
-                      "ff_decided": sum(got[(n, "fail-fast")]["decided_by"] == "fail-fast" for n in unique),
-                      "disagreements": dis, "cpu_ff": cpu["fail-fast"], "cpu_full": cpu["full"],
+                      "cpu_full": _mean(got, unique, "full"), "wrong_full": _mean(got, wrong, "full"),
+                      "wrong_n": len(wrong) - sum(n in ("gold", "empty") for n in wrong),
                       "full_wall": got.get(("empty", "full"), {}).get("test_command_s") or 0,
                       "full_cpu": got.get(("empty", "full"), {}).get("test_cpu_s") or 0,
-                      "note": d["health"].get("fail_fast_note"), "rerun": rerun,
-                      "cold_wall": sum(got[(n, "fail-fast")].get("duration_s") or 0 for n in unique),
-                      **_fast_class(got, unique), **_issue_workload(got, unique)})
+                      "health": d["health"], "rerun": rerun,
+                      "cold_wall": sum(got[(n, modes[-1])].get("duration_s") or 0 for n in unique)})
     if not table:
         sys.exit("no instance could be measured")
-    print(f"\n{'instance':26} {'cand':>4} {'uniq':>4} {'res':>3} {'ff-dec':>6} {'disagree':>8} "
-          f"{'empty full: wall s':>18} {'core-s':>6} | {'core-s/attempt full':>19} {'ff':>6} {'ratio':>6} "
-          f"| {'attempts/core-h full':>20} {'ff':>6}")
     for r in table:
-        ratio = r["cpu_full"] / r["cpu_ff"] if r["cpu_ff"] else float("nan")
-        print(f"{r['instance']:26} {r['candidates']:>4} {r['unique']:>4} {r['resolved']:>3} {r['ff_decided']:>6} "
-              f"{len(r['disagreements']):>8} {r['full_wall']:>18.2f} {r['full_cpu']:>6.2f} | {r['cpu_full']:>19.2f} "
-              f"{r['cpu_ff']:>6.2f} {ratio:>6.2f} | {3600 / r['cpu_full'] if r['cpu_full'] else 0:>20.0f} "
-              f"{3600 / r['cpu_ff'] if r['cpu_ff'] else 0:>6.0f}")
-        if r["disagreements"]:
-            print(f"  disagreements: {r['disagreements']}")
-        if r["note"]:
-            print(f"  fail-fast off for this instance: {r['note']}")
+        print(f"\n{r['instance']}: {r['candidates']} candidates ({r['unique']} unique, {r['resolved']} resolved); "
+              f"empty candidate's full run {r['full_wall']:.2f} s wall, {r['full_cpu']:.2f} core-s")
+        for key, label in (("fail_fast_note", "fail-fast (FAIL_TO_PASS first) off"),
+                           ("stop_first_note", "stop-first off")):
+            if r["health"].get(key):
+                print(f"  {label}: {r['health'][key]}")
+        print(f"  {'mode':10} {'disagree':>8} {'core-s/attempt':>14} {'full/mode':>9} {'attempts/core-h':>15} "
+              f"| {'gold+empty+wrong':>16} {'full/mode':>9} | decided by")
+        print(f"  {'full':10} {'-':>8} {r['cpu_full']:>14.2f} {1:>9.2f} {3600 / r['cpu_full'] if r['cpu_full'] else 0:>15.0f} "
+              f"| {r['wrong_full']:>16.2f} {1:>9.2f} |")
+        for m, x in r["modes"].items():
+            print(f"  {m:10} {len(x['dis']):>8} {x['cpu']:>14.2f} {_ratio(r['cpu_full'], x['cpu']):>9.2f} "
+                  f"{3600 / x['cpu'] if x['cpu'] else 0:>15.0f} | {x['wrong']:>16.2f} "
+                  f"{_ratio(r['wrong_full'], x['wrong']):>9.2f} | {x['by']}, {x['reruns']} reruns")
+            if x["dis"]:
+                print(f"    disagreements with full grading: {x['dis']}")
         if r["rerun"]:
             rr = r["rerun"].values()
-            changed = [n for n, x in r["rerun"].items() if x["status"] != got_status(rows, r["instance"], n)]
+            filled_by = DEFAULT_MODE if DEFAULT_MODE in r["modes"] else list(r["modes"])[-1]  # older rows: fail-fast
+            changed = [n for n, x in r["rerun"].items() if x["status"] != got_status(rows, r["instance"], n, filled_by)]
             warm = sum(x.get("duration_s") or 0 for x in rr)
             print(f"  rerun on the verdict cache: {sum(bool(x.get('cached')) for x in rr)}/{len(rr)} hits, "
                   f"{sum(not x.get('cached') for x in rr)} test runs, {len(changed)} changed verdicts; "
-                  f"{warm:.1f} s against {r['cold_wall']:.1f} s cold "
-                  f"({r['cold_wall'] / warm if warm else float('nan'):.0f}x)")
-        if r["fast_n"]:
-            print(f"  the {r['fast_n']} attempts fail-fast decided: core-s full {r['fast_full']:.2f}, "
-                  f"fail-fast {r['fast_ff']:.2f} ({r['fast_full'] / r['fast_ff'] if r['fast_ff'] else float('nan'):.1f}x); "
-                  f"the others pay both runs")
-        if r["wrong_n"]:
-            print(f"  gold + empty + the {r['wrong_n']} mutants that are wrong (not resolved): core-s per attempt "
-                  f"full {r['wrong_full']:.2f}, fail-fast {r['wrong_ff']:.2f} "
-                  f"({r['wrong_full'] / r['wrong_ff'] if r['wrong_ff'] else float('nan'):.2f}x)")
-    total_ff = sum(r["cpu_ff"] * r["unique"] for r in table)
-    total_full = sum(r["cpu_full"] * r["unique"] for r in table)
+                  f"{warm:.1f} s against {r['cold_wall']:.1f} s cold")
     n = sum(r["unique"] for r in table)
-    print(f"\ntotal: {len(table)} instances, {n} unique attempts, "
-          f"{sum(len(r['disagreements']) for r in table)} disagreements; core-s per attempt full "
-          f"{total_full / n:.2f}, fail-fast {total_ff / n:.2f} (full / fail-fast = "
-          f"{total_full / total_ff if total_ff else float('nan'):.2f}x); attempts per core-hour full "
-          f"{3600 * n / total_full:.0f}, fail-fast {3600 * n / total_ff:.0f}")
+    total_full = sum(r["cpu_full"] * r["unique"] for r in table)
+    print(f"\ntotal: {len(table)} instances, {n} unique attempts; full grading {total_full / n:.2f} core-s per attempt")
+    for m in MODES:
+        had = [r for r in table if m in r["modes"]]
+        if m == "full" or not had:
+            continue
+        tot = sum(r["modes"][m]["cpu"] * r["unique"] for r in had)
+        base = sum(r["cpu_full"] * r["unique"] for r in had)
+        k = sum(r["unique"] for r in had)
+        print(f"  {m}: {sum(len(r['modes'][m]['dis']) for r in had)} disagreements with full grading; "
+              f"{tot / k:.2f} core-s per attempt (full / {m} = {_ratio(base, tot):.2f}x); attempts per core-hour "
+              f"{3600 * k / tot if tot else 0:.0f} against {3600 * k / base if base else 0:.0f}")
+
+
+def _count(items) -> dict:
+    out: dict = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def main() -> None:
@@ -219,11 +238,14 @@ def main() -> None:
     ap.add_argument("--wrong", type=int, default=20)
     ap.add_argument("--gold-share", type=float, default=0.5,
                     help="Share of the wrong candidates that keep the gold fix plus a mutation.")
-    ap.add_argument("--pairs", type=int, default=1, help="Candidates verified at once (each in both modes).")
+    ap.add_argument("--pairs", type=int, default=1, help="Candidates verified at once (each in every mode).")
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES),
+                    help="Grading modes compared; full grading is the baseline and is always run.")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/verify_cost.jsonl"))
     ap.add_argument("--report-only", action="store_true", help="Only print the table of the rows in --out.")
     args = ap.parse_args()
+    args.modes = ["full", *[m for m in args.modes if m != "full"]]
     if args.report_only:
         with open(args.out, encoding="utf-8") as f:
             summarize([json.loads(line) for line in f if line.strip()])
@@ -251,7 +273,9 @@ def main() -> None:
         emit({"instance_id": inst.instance_id, "image": image, "healthy": health.healthy,
               "reason": health.reason, "fail_fast_cmd": health.fail_fast_cmd,
               "fail_fast_note": health.fail_fast_note, "full_cpu_s": health.full_cpu_s,
-              "fail_fast_cpu_s": health.fail_fast_cpu_s, "setup_s": round(time.monotonic() - t0, 1)})
+              "fail_fast_cpu_s": health.fail_fast_cpu_s, "stop_first_cmd": health.stop_first_cmd,
+              "stop_first_note": health.stop_first_note, "gold_full_cpu_s": health.gold_full_cpu_s,
+              "setup_s": round(time.monotonic() - t0, 1)})
         if not health.healthy:
             print(f"{inst.instance_id}: broken environment: {health.reason}")
             continue
@@ -265,27 +289,35 @@ def main() -> None:
                   "status": verdict.status, "decided_by": verdict.decided_by,
                   "test_cpu_s": verdict.test_cpu_s, "test_command_s": verdict.test_command_s,
                   "duration_s": verdict.duration_s, "cached": verdict.cached, "duplicate_of": None,
-                  "time": time.time()})
+                  "stages": [st["stage"] for st in verdict.stages], "time": time.time()})
 
         with tempfile.TemporaryDirectory(prefix="verify-cost-cache-") as cache_dir:
-            cache = VerdictCache(Path(cache_dir) / "verdicts.db")  # fresh: the fail-fast pass fills it
-            with Verifier(inst, image=image, repo_mirror=args.repo_mirror, pool_size=1, limits=limits,
-                          fail_fast=True, verdict_cache=cache) as ff, \
-                    Verifier(inst, image=image, pool_size=1, limits=limits, fail_fast=False) as full, \
-                    ThreadPoolExecutor(2 * args.pairs) as pool:
-                jobs = [(name, mode, pool.submit(v.verify, patch)) for name, patch in ordered
-                        for mode, v in (("fail-fast", ff), ("full", full))]
-                for name, mode, job in jobs:
-                    record(name, mode, job.result())
-            # The rerun: a new Verifier (as a new process would make) on the warm cache.
-            with Verifier(inst, image=image, repo_mirror=args.repo_mirror, pool_size=1, limits=limits,
-                          fail_fast=True, verdict_cache=cache) as again:
-                for name, patch in ordered:
-                    record(name, "rerun", again.verify(patch))
+            cache = VerdictCache(Path(cache_dir) / "verdicts.db")  # fresh: the default mode's pass fills it
+            verifiers = {m: Verifier(inst, image=image, repo_mirror=args.repo_mirror, pool_size=1, limits=limits,
+                                     verdict_cache=cache if m == DEFAULT_MODE else None, **MODES[m])
+                         for m in args.modes}
+            try:
+                with ThreadPoolExecutor(len(verifiers) * args.pairs) as pool:
+                    jobs = [(name, mode, pool.submit(v.verify, patch)) for name, patch in ordered
+                            for mode, v in verifiers.items()]
+                    for name, mode, job in jobs:
+                        record(name, mode, job.result())
+            finally:
+                for v in verifiers.values():
+                    v.close()
+            if DEFAULT_MODE in verifiers:  # the rerun: a new Verifier (as a new process would make) on the warm cache
+                with Verifier(inst, image=image, repo_mirror=args.repo_mirror, pool_size=1, limits=limits,
+                              verdict_cache=cache, **MODES[DEFAULT_MODE]) as again:
+                    for name, patch in ordered:
+                        record(name, "rerun", again.verify(patch))
             cache.close()
         print(f"{inst.instance_id}: done", flush=True)
     out.close()
     summarize(rows)
+    load = os.getloadavg()
+    print(f"machine load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on "
+          f"{os.cpu_count()} cores; core-seconds are the test commands' own CPU time, so other jobs inflate "
+          f"them less than wall time (not at all only on an idle machine)")
 
 
 if __name__ == "__main__":

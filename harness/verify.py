@@ -422,6 +422,7 @@ class Verifier:
         if problems:
             return PatchVerdict("malformed", patch_hash=patches.patch_hash(patch), error="; ".join(problems)[:2000])
         with_test_patch = apply_test_patch or test_patch is not None
+        self.health()  # settles the image's PYTHONHASHSEED (validation may choose it) before any run
         key = fields = None
         if self.verdict_cache is not None:
             key = self.candidate_key(patch)

@@ -1,7 +1,7 @@
 """Selection: picking one attempt without the hidden tests, and its expected accuracy at k.
 
 Coverage asks "is any of k attempts right?"; selection asks "is the one we would submit right?".
-Methods: majority vote over normalized answers, reward-model best-of-N, RM-weighted vote, and
+Methods: majority vote over normalized answers (patches: by meaning, `vote_answers`), reward-model best-of-N, RM-weighted vote, and
 per task a filter that needs no hidden tests (SWE-bench: keep the patches that pass the repo's
 existing tests, then vote). Accuracy at k is the expectation over `trials` random k-subsets;
 the prefixes of one random permutation are uniform k-subsets for every k at once, so one
@@ -100,6 +100,13 @@ def best_of_n_accuracy(
     return out / reps
 
 
+def vote_answers(p: "ProblemAttempts") -> list[str | None]:
+    """What each attempt votes for: its answer, or for a patch the meaning-level key stored with
+    its verdict (`semantic_key`, harness.normalize: the key dedupe uses), so that patches differing
+    only in whitespace, comments or hunk layout are one answer. No answer stays None."""
+    return [None if a is None else ((d or {}).get("semantic_key") or a) for a, d in zip(p.answers, p.details)]
+
+
 def _positive(weights: np.ndarray) -> np.ndarray:
     """RM scores as vote weights: shifted to be positive when a scorer gives negatives (logprobs)."""
     low = weights.min(initial=0.0)
@@ -112,7 +119,7 @@ def selection_curves(data: "RunData", ks: Sequence[int], *, trials: int = 100, s
     curves: dict[str, np.ndarray] = {"majority vote": np.zeros(len(ks))}
     problems = data.problems
     for p in problems:
-        curves["majority vote"] += vote_accuracy(p.answers, p.correct, ks, trials=trials, rng=rng)
+        curves["majority vote"] += vote_accuracy(vote_answers(p), p.correct, ks, trials=trials, rng=rng)
     for scorer, table in data.scores.items():
         if not _scored_everywhere(problems, table):
             continue  # a partial scoring pass would compare subsets of different attempts
@@ -120,7 +127,7 @@ def selection_curves(data: "RunData", ks: Sequence[int], *, trials: int = 100, s
         for p in problems:
             s = np.array([table[(p.problem.id, i)] for i in p.indices], dtype=float)
             bon += best_of_n_accuracy(s, p.correct, ks, trials=trials, rng=rng)
-            wv += vote_accuracy(p.answers, p.correct, ks, _positive(s), trials=trials, rng=rng)
+            wv += vote_accuracy(vote_answers(p), p.correct, ks, _positive(s), trials=trials, rng=rng)
         curves[f"best-of-N ({scorer})"] = bon
         curves[f"RM-weighted vote ({scorer})"] = wv
     task_filter = TASK_FILTERS.get(str(data.config.get("task")))
@@ -146,4 +153,4 @@ def _filtered_vote(p: "ProblemAttempts", keep: AttemptFilter, ks: Sequence[int],
     """
     n = len(p.answers)
     weights = [float(n + 1) if keep(d) is not False else 1.0 for d in p.details]
-    return vote_accuracy(p.answers, p.correct, ks, weights, trials=trials, rng=rng)
+    return vote_accuracy(vote_answers(p), p.correct, ks, weights, trials=trials, rng=rng)

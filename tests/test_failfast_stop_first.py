@@ -106,3 +106,5 @@ def test_fixture_fixes_fail_to_pass_but_breaks_pass_to_pass(tmp_path):
         assert a.status == b.status == "not_resolved" and a.decided_by == b.decided_by == "full"
         assert [s["stage"] for s in a.stages] == ["fail-fast", "stop-first (rerun)", "full"]
         assert [s["stage"] for s in b.stages] == ["fail-fast", "full"]
+        # the stage is part of the verdict cache key: a verdict of one is not served to the other
+        assert new._cache_fields("k")["stop_first_cmd"] and old._cache_fields("k")["stop_first_cmd"] is None

@@ -72,7 +72,8 @@ def test_row_on_the_snapshot_verifies(released, tmp_path):
     with Verifier(row, repo_mirror=mirror, pool_size=1, limits=LIMITS, log_dir=tmp_path / "logs") as v:
         gold, empty = v.verify(row.patch), v.verify("")
     assert gold.status == "resolved", gold
-    assert empty.status == "not_resolved" and empty.fail_to_pass["failure"] == row.FAIL_TO_PASS
+    assert empty.status == "not_resolved" and empty.fail_to_pass["failure"]  # stop-at-first-failure may
+    assert empty.fail_to_pass["failure"] + empty.fail_to_pass.get("not_run", []) == row.FAIL_TO_PASS  # not reach all
 
 
 def test_django_subtest_failures_count_once():

@@ -47,6 +47,8 @@ from monkeys_swe.errors import UserError
 @click.option("--no-regression", is_flag=True, help="Skip running the existing tests near each change.")
 @click.option("--verify-workers", default=2, show_default=True, help="Concurrent sandboxes.")
 @click.option("--timeout", default=1800.0, show_default=True, help="Seconds per verification.")
+@click.option("--cache", "verdict_cache", type=click.Path(dir_okay=False),
+              help="A verdict cache (SQLite) that every Docker run of this solve reads and fills (default: none).")
 @click.option("--mode", type=click.Choice(["oneshot", "agent"]), default="oneshot", show_default=True,
               help="oneshot: one SEARCH/REPLACE answer per attempt; agent: a shell-command trajectory per attempt.")
 @click.option("--agent-steps", default=30, show_default=True, help="With --mode agent: model replies per trajectory.")
@@ -54,7 +56,7 @@ from monkeys_swe.errors import UserError
 @click.option("--base-image", help="Base image for builds (default: python:X-slim, else offline Debian).")
 def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, commit, apply_patch, force_apply, samples,
             context_tokens, localize, stop_on_success, no_regression, verify_workers, timeout, base_image,
-            mode, agent_steps, command_timeout, tests, selector, use_judge, **run: Any) -> None:
+            mode, agent_steps, command_timeout, tests, selector, use_judge, verdict_cache, **run: Any) -> None:
     """Draw many patches for one issue, verify each in Docker, and choose one without hidden tests.
 
     Rerunning the same command resumes the same run.
@@ -76,7 +78,7 @@ def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, comm
                        context_tokens=context_tokens, localize=localize, stop_on_success=stop_on_success,
                        regression=not no_regression, verify_workers=verify_workers, timeout_s=timeout,
                        base_image=base_image, mode=mode, agent_steps=agent_steps, command_timeout_s=command_timeout,
-                       tests=tests, select=selector, judge=use_judge)
+                       tests=tests, select=selector, judge=use_judge, verdict_cache=verdict_cache)
 
     def panel(run_dir, config):
         from monkeys_swe.solve.panel import SolvePanel

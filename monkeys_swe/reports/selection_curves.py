@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from monkeys_swe.solve.select import vote_key
 from monkeys_swe.solve.stages import choose
 from monkeys_swe.store import Store
 from monkeys_swe.types import Verdict
@@ -86,7 +87,7 @@ def prefix_picks(rows: list[tuple[int, Verdict]], order: Sequence[int], *, visib
             if best is None or tier > best:
                 best, votes, first, leader = tier, {}, {}, None
             if tier == best:
-                a = v.answer
+                a = vote_key(v)  # a candidate by meaning, as choose() votes
                 votes[a] = votes.get(a, 0) + 1
                 if a not in first or i < first[a][0]:
                     first[a] = (i, v.correct)

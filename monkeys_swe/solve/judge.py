@@ -21,6 +21,7 @@ from collections import Counter
 from typing import Any
 
 from monkeys_swe.samplers.base import Sampler
+from monkeys_swe.solve.select import vote_key
 from monkeys_swe.store import Store
 from monkeys_swe.types import GenerationParams, Messages, Verdict
 
@@ -48,23 +49,25 @@ CREATE TABLE IF NOT EXISTS judge_decisions (
 
 
 def first_seen(rows: list[tuple[int, Verdict]]) -> dict[str, int]:
-    """patch hash -> the lowest attempt index with it (the order candidates are shown in)."""
+    """vote key -> the lowest attempt index with it (the order candidates are shown in)."""
     out: dict[str, int] = {}
     for i, v in rows:
-        if v.answer and (v.answer not in out or i < out[v.answer]):
-            out[v.answer] = i
+        k = vote_key(v)
+        if k and (k not in out or i < out[k]):
+            out[k] = i
     return out
 
 
 def finalists(rows: list[tuple[int, Verdict]], top: list[str], order: dict[str, int] | None = None) -> list[tuple[str, str]]:
-    """(patch hash, patch) of the tied top candidates: the MAX_CANDIDATES with most votes in `rows`
-    (then first seen), shown in `order` (patch hash -> first index in the whole run; default `rows`)."""
-    rows = [(i, v) for i, v in rows if v.answer in top and not v.is_error]
-    votes = Counter(v.answer for _, v in rows)
+    """(vote key, patch) of the tied top candidates: the MAX_CANDIDATES with most votes in `rows`
+    (then first seen), shown in `order` (vote key -> first index in the whole run; default `rows`).
+    A vote key (solve/select.py) is a candidate by meaning; its patch is its first-seen one."""
+    rows = [(i, v) for i, v in rows if vote_key(v) in top and not v.is_error]
+    votes = Counter(vote_key(v) for _, v in rows)
     first = {}
     for i, v in sorted(rows, key=lambda r: r[0]):
         if v.detail.get("patch"):
-            first.setdefault(v.answer, (i, v.detail["patch"]))
+            first.setdefault(vote_key(v), (i, v.detail["patch"]))
     kept = sorted((h for h in top if h in first), key=lambda h: (-votes[h], first[h][0]))[:MAX_CANDIDATES]
     order = order or {h: f[0] for h, f in first.items()}
     return [(h, first[h][1]) for h in sorted(kept, key=lambda h: (order.get(h, first[h][0]), h))]
@@ -157,8 +160,8 @@ def pick(rows: list[tuple[int, Verdict]], selection, decisions: Decisions, probl
         return None
     if d["choice"] is None:
         return selection.patch_hash, selection.oracle_resolved
-    first = min((i, v) for i, v in rows if v.answer == d["choice"] and not v.is_error)
-    return d["choice"], first[1].correct
+    first = min(((i, v) for i, v in rows if vote_key(v) == d["choice"] and not v.is_error), key=lambda r: r[0])
+    return first[1].answer, first[1].correct
 
 
 def run(run_dir, sampler: Sampler, problem, inst, selector: str, *, visible: bool, seed: int = 0) -> dict | None:
@@ -187,7 +190,7 @@ def apply(store: Store, problem_id: str, rows: list[tuple[int, Verdict]], select
     stored = Decisions(store).stored(problem_id, top) if len(top) > 1 and Decisions.exists(store) else None
     if not stored or stored.get("choice") not in top:
         return selection
-    first = min((i, v) for i, v in rows if v.answer == stored["choice"] and not v.is_error)
-    votes = sum(v.answer == stored["choice"] for _, v in rows if v.status in ("resolved", "not_resolved"))
-    return Selection(first[0], first[1].detail["patch"], stored["choice"], votes,
+    first = min(((i, v) for i, v in rows if vote_key(v) == stored["choice"] and not v.is_error), key=lambda r: r[0])
+    votes = sum(vote_key(v) == stored["choice"] for _, v in rows if v.status in ("resolved", "not_resolved"))
+    return Selection(first[0], first[1].detail["patch"], first[1].answer, votes,
                      {**selection.stages, f"LLM judge among {len(top)}": 1}, first[1].correct, selection.finalists)

@@ -36,6 +36,7 @@ class ReproOutcome:
     statuses: dict[str, int] = field(default_factory=dict)  # over distinct tests
     reproducing: dict[str, str] = field(default_factory=dict)  # hash -> code
     new_sandbox_runs: int = 0  # classification runs made this session
+    cache_hits: int = 0  # classifications answered by the verdict cache (no sandbox)
     failed_slots: int = 0
 
 
@@ -59,7 +60,8 @@ def judge_test(verifier, h: str, code: str) -> ReproTest:
         return ReproTest(h, "error", code, {"reason": f"{type(exc).__name__}: {exc}", "duration_s": 0})
     status, reason = rt.classify(h, v.status, v.tests, v.log_path, v.error)
     return ReproTest(h, status, code, {"reason": reason, "run_status": v.status, "duration_s": v.duration_s,
-                                       "tests": rt.outcomes_of(h, v.tests), "log_path": v.log_path, "error": v.error})
+                                       "tests": rt.outcomes_of(h, v.tests), "log_path": v.log_path, "error": v.error,
+                                       "cached": v.cached})
 
 
 def sample_and_classify(store: Store, sampler: Sampler, verifier_for: Callable[[], Any], problem: Problem, *,
@@ -92,7 +94,10 @@ def sample_and_classify(store: Store, sampler: Sampler, verifier_for: Callable[[
             h = pending.pop(fut)
             t = fut.result()
             rs.set_verdict(problem.id, t)
-            out.new_sandbox_runs += 1
+            if t.detail.get("cached"):
+                out.cache_hits += 1
+            else:
+                out.new_sandbox_runs += 1
             if t.status != "error":
                 judged.add(h)
             on_event(f"test {h[:8]}: {t.status} ({t.detail.get('reason')})")
@@ -146,7 +151,7 @@ def run_candidate(verifier, patch_hash: str, patch: str, tests: dict[str, str]) 
         return {h: ("error", {"run": run, "error": f"{type(exc).__name__}: {exc}", "duration_s": 0}) for h in tests}
     return {h: (rt.cell_outcome(h, v.status, v.tests),
                 {"run": run, "status": v.status, "tests": rt.outcomes_of(h, v.tests), "duration_s": v.duration_s,
-                 "log_path": v.log_path, "error": v.error}) for h in tests}
+                 "log_path": v.log_path, "error": v.error, "cached": v.cached}) for h in tests}
 
 
 def cells_from_verdicts(store: Store, problem_id: str, tests: dict[str, str]) -> dict[str, dict[str, tuple[str, dict]]]:
@@ -195,7 +200,8 @@ def run_matrix(store: Store, verifier_for: Callable[[], Any], problem_id: str, t
             for fut in done:
                 cells = fut.result()
                 rs.set_cells(problem_id, futures[fut], cells)  # the loop's thread writes: one connection
-                stats["runs"] += 1
+                cached = any(d.get("cached") for _, d in cells.values())
+                stats["cache_hits" if cached else "runs"] = stats.get("cache_hits" if cached else "runs", 0) + 1
                 stats["cells"] += len(cells)
                 on_event(f"candidate {futures[fut][:8]}: " + ", ".join(o for o, _ in cells.values()))
     finally:

@@ -50,6 +50,7 @@ class SolveRequest:
     tests: int = 0  # model-written reproduction tests to sample (solve/repro.py)
     select: str | None = None  # "tests" or "vote" (solve/stages.py); default: "tests" when tests > 0
     judge: bool = False  # a final LLM judge among the finalists (solve/judge.py)
+    verdict_cache: str | None = None  # SQLite verdict cache (harness.verdict_cache) for every Docker run; None: off
 
     @property
     def selector(self) -> str:
@@ -170,7 +171,8 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
     localizer = Localizer(sampler, seed=config.seed) if req.localize else None
     task = SWEBenchTask([inst], repo_mirror=req.repo_mirror, context_tokens=context_tokens, localizer=localizer,
                         regression=req.regression, pool_size=req.verify_workers, log_dir=run_dir / "logs",
-                        limits=limits, base_image=req.base_image, oracle_is_model_written=req.model_oracle)
+                        limits=limits, base_image=req.base_image, oracle_is_model_written=req.model_oracle,
+                        verdict_cache=req.verdict_cache)
     matrix = None
     attempt_sampler = sampler  # in agent mode, wrapped so each attempt is a whole trajectory
     try:
@@ -234,6 +236,7 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
         sampler.close()
     return finish(req, inst, run_dir, problems[0], {
         "docker_verifications": task.docker_verifications, "cache_hits": task.cache_hits,
+        "regression_runs": task.test_runs, "regression_cache_hits": task.test_cache_hits,
         "image_s": round(image_s, 2),
         "loop_s": round(loop_s, 2), "total_s": round(time.perf_counter() - started, 2),
         "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),

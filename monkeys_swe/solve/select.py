@@ -4,7 +4,9 @@ Stages, each keeping the previous set when it would leave nothing:
   1. candidates that apply (the harness applied them and the tests ran),
   2. those that pass the repository's existing tests near the change (`passes_existing_tests`),
   3. for a local repository, those that pass the user's own test command (it is not hidden),
-then a majority vote over normalized patches; ties go to the patch seen first.
+then a majority vote over candidates by meaning (`vote_key`: the key verification is deduplicated
+by, harness.normalize: the same code after dropping test-file edits, whitespace and comments);
+ties go to the candidate seen first, whose patch is the one chosen.
 For SWE-bench instances the oracle verdict (hidden tests) is reported next to the choice,
 never used to make it.
 """
@@ -27,11 +29,17 @@ class Selection:
     votes: int
     stages: dict[str, int] = field(default_factory=dict)  # stage name -> attempts kept
     oracle_resolved: bool | None = None  # the chosen patch's verdict on the hidden tests
-    finalists: list[str] = field(default_factory=list)  # distinct patches left before the vote, most votes first
+    finalists: list[str] = field(default_factory=list)  # vote keys left before the vote, most votes first
 
     def to_dict(self) -> dict:
         return {"index": self.index, "patch_hash": self.patch_hash, "votes": self.votes,
                 "stages": self.stages, "oracle_resolved": self.oracle_resolved}
+
+
+def vote_key(v: Verdict) -> str | None:
+    """What one vote counts for: the meaning-level key stored with the verdict (harness.normalize,
+    the one dedupe uses), else (older runs, other tasks) the normalized patch hash."""
+    return v.detail.get("semantic_key") or v.answer
 
 
 def _narrow(rows: list[tuple[int, Verdict]], keep) -> list[tuple[int, Verdict]]:
@@ -62,11 +70,11 @@ def select_patch(verdicts: Iterable[tuple[int, Verdict]], *, verifier_is_visible
         stages[rank_stage.format(top=top)] = len(pool)
     if not pool:
         return Selection(None, "", None, 0, stages)
-    counts = Counter(v.answer for _, v in pool)
+    counts = Counter(vote_key(v) for _, v in pool)
     first_seen = {}
     for i, v in pool:
-        first_seen.setdefault(v.answer, (i, v))
+        first_seen.setdefault(vote_key(v), (i, v))
     best = max(counts, key=lambda h: (counts[h], -first_seen[h][0]))
     index, verdict = first_seen[best]
-    return Selection(index, verdict.detail["patch"], best, counts[best], stages, verdict.correct,
+    return Selection(index, verdict.detail["patch"], verdict.answer, counts[best], stages, verdict.correct,
                      sorted(counts, key=lambda h: (-counts[h], first_seen[h][0])))

@@ -6,8 +6,10 @@ instances, the user's test command for a local repository. Applied candidates al
 repository's existing tests near the change (without the test patch) so that selection has a
 signal that needs no hidden tests: `detail["passes_existing_tests"]`.
 
-Verdict conventions: `answer` is the normalized patch hash (votes group by it, verification
-is deduplicated by it); `detail["patch"]` is the diff (exported as SWE-bench predictions).
+Verdict conventions: `answer` is the normalized patch hash; `detail["semantic_key"]` is the
+meaning-level key (harness.normalize) that verification is deduplicated by and votes group by
+(solve/select.py `vote_key`); `detail["patch"]` is the diff (exported as SWE-bench predictions).
+With a verdict cache, the regression runs are cached too (`Verifier.run_tests`).
 """
 from __future__ import annotations
 
@@ -92,6 +94,8 @@ class SWEBenchTask(Task):
         self._baseline_locks: dict[tuple[str, str], threading.Lock] = {}
         self.docker_verifications = 0  # oracle/user-test runs actually made (after dedupe)
         self.cache_hits = 0  # oracle verdicts answered by the verdict cache (harness.verdict_cache)
+        self.test_runs = 0  # regression runs (existing tests near the change) actually made in Docker
+        self.test_cache_hits = 0  # regression runs answered by the verdict cache
         self.verdict_cache = verdict_cache  # a path (True: ~/.cache/monkeys-swe/verdicts.db); None: off
         self._verdict_cache = open_cache(verdict_cache)
         self._normalizers: dict[str, normalize.Normalizer] = {}
@@ -236,14 +240,23 @@ class SWEBenchTask(Task):
             return None
         cmd = regression_command(inst, test_files)
         at_base = self._baseline(inst, verifier, cmd)
-        run = verifier.run_tests(patch, cmd)
+        run = self._count(verifier.run_tests(patch, cmd))
         if at_base:
             broken = sorted(t for t in at_base if run.tests.get(t) not in PASSING)
             passed = run.status in APPLIED and not broken
         else:  # nothing parsed at base: fall back to the exit status
             broken, passed = [], run.status == "resolved"
         return {"cmd": cmd, "passed": passed, "broken": broken[:20], "passing_at_base": len(at_base),
-                "duration_s": run.duration_s, "status": run.status}
+                "duration_s": run.duration_s, "status": run.status, "cached": run.cached}
+
+    def _count(self, run):
+        """Count a regression run as made or as answered by the verdict cache."""
+        with self._lock:
+            if run.cached:
+                self.test_cache_hits += 1
+            else:
+                self.test_runs += 1
+        return run
 
     def _baseline(self, inst: SWEInstance, verifier: Verifier, cmd: str) -> set[str]:
         key = (inst.instance_id, cmd)
@@ -251,7 +264,7 @@ class SWEBenchTask(Task):
             lock = self._baseline_locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._baselines:
-                run = verifier.run_tests("", cmd)
+                run = self._count(verifier.run_tests("", cmd))
                 self._baselines[key] = {t for t, s in run.tests.items() if s in PASSING}
             return self._baselines[key]
 
