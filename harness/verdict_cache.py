@@ -72,7 +72,7 @@ def verdict_fields(*, instance, spec, image_id: str, grading: str, fail_fast_cmd
         "PASS_TO_PASS": list(instance.PASS_TO_PASS), "log_parser": spec.log_parser,
         "eval_script": _sha(instance.eval_script), "by_exit_code": bool(instance.grade_by_exit_code),
         "limits": dataclasses.asdict(limits) if dataclasses.is_dataclass(limits) else repr(limits),
-        **({"blackhole": list(spec.blackhole)} if getattr(spec, "blackhole", ()) else {}),
+        **({"blackhole": list(spec.blackhole)} if spec.blackhole else {}),
     }
 
 

@@ -276,7 +276,7 @@ class Verifier:
             info = images.image_info(self._health.image, self.client) if self._health.image else {}
             self._environment = {**info, "image": self._health.image, "validation_note": self._health.note,
                                  "fail_fast_note": self._health.fail_fast_note,
-                                 "hash_seed": self._health.hash_seed or HASH_SEEDS[0]}
+                                 "hash_seed": self.hash_seed}
         return self._environment
 
     def _confirm_with_gold(self, h: healths.Health) -> tuple[healths.Health, PatchVerdict]:
@@ -320,9 +320,19 @@ class Verifier:
         fields = verdict_caches.verdict_fields(
             instance=self.instance, spec=self.spec, image_id=self._image_id, limits=self.limits,
             grading="fail-fast" if self.fail_fast else "full", fail_fast_cmd=self.fail_fast_command(),
-            candidate=key) | {"hash_seed": self.health().hash_seed or HASH_SEEDS[0]}
-        fields["stop_first_cmd"] = self.stop_first_command() if self.fail_fast else None
+            candidate=key)
+        self.health()  # settles self.hash_seed
+        fields.update(hash_seed=self.hash_seed, stop_first_cmd=self.stop_first_command() if self.fail_fast else None)
         return fields
+
+    def _cached(self, fields: dict, key: str, patch: str, start: float) -> PatchVerdict | None:
+        """The cache's verdict for `fields`, as this candidate's (its own hash), or None."""
+        hit = self.verdict_cache.get(verdict_caches.verdict_key(fields))
+        if hit is None:
+            return None
+        known = {f.name for f in dataclasses.fields(PatchVerdict)}
+        return self._share(PatchVerdict(**{k: v for k, v in hit.items() if k in known}), None, patch,
+                           cached=True, semantic_key=key, phases={}, duration_s=round(time.monotonic() - start, 3))
 
     # -- public ----------------------------------------------------------------------
     def verify(self, patch: str) -> PatchVerdict:
@@ -333,12 +343,9 @@ class Verifier:
         key = self.candidate_key(patch)
         fields = None if self.verdict_cache is None or key.startswith("raw:") else self._cache_fields(key)
         if fields is not None:
-            hit = self.verdict_cache.get(verdict_caches.verdict_key(fields))
+            hit = self._cached(fields, key, patch, start)
             if hit is not None:
-                known = {f.name for f in dataclasses.fields(PatchVerdict)}
-                return self._share(PatchVerdict(**{k: v for k, v in hit.items() if k in known}), None, patch,
-                                   cached=True, semantic_key=key, phases={},
-                                   duration_s=round(time.monotonic() - start, 3))
+                return hit
         verdict = self._verify(patch)
         verdict.semantic_key = key
         verdict.environment = self.environment()
@@ -427,12 +434,9 @@ class Verifier:
         if self.verdict_cache is not None:
             key = self.candidate_key(patch)
             fields = self._run_tests_fields(key, test_cmd, with_test_patch, test_patch)
-            hit = self.verdict_cache.get(verdict_caches.verdict_key(fields))
+            hit = self._cached(fields, key, patch, start)
             if hit is not None:
-                known = {f.name for f in dataclasses.fields(PatchVerdict)}
-                return self._share(PatchVerdict(**{k: v for k, v in hit.items() if k in known}), None, patch,
-                                   cached=True, semantic_key=key, phases={},
-                                   duration_s=round(time.monotonic() - start, 3))
+                return hit
         verdict = self._attempt(patch, test_cmd, apply_test_patch=with_test_patch, by_exit_code=True, stage=stage,
                                 test_patch=test_patch)
         if fields is not None:
