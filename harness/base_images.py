@@ -10,6 +10,12 @@ mirror. `debootstrap --variant=minbase` + `docker import` makes a base image fro
 packages alone; the Python layer is an ordinary build FROM it. Both are idempotent: an
 image that already exists is reused.
 
+An instance that wants a Python no suite has (3.6 for astropy 1.3 and django 2-3) gets a real
+match when a CPython source tree is in the repository mirror directory (`python__cpython.git`,
+tags `vX.Y.Z`, or deadsnakes' `deadsnakes__pythonX.Y.git`, tags `upstream/X.Y.Z`):
+`monkeys-swe/python:X.Y-src` is compiled from the newest patch release there on bullseye
+(about 4 minutes once). Without a source, the nearest suite's Python stands in (`SUBSTITUTES`).
+
 Other parts of monkeys-swe (program sandbox, agent shells) run containers on
 PYTHON_IMAGE, so it carries what they need: python3 with a venv on PATH (Debian's pip
 refuses to install system-wide, PEP 668), pytest from Debian (so small fixtures need no
@@ -26,6 +32,7 @@ import tempfile
 
 import docker
 
+from harness import repos
 from harness.docker_util import build_image, get_client, image_exists, LABEL
 
 log = logging.getLogger(__name__)
@@ -114,6 +121,87 @@ def ensure_python_base(version: str = "3.11", client: docker.DockerClient | None
             debootstrap_base(base, suite=suite, client=client)
         build_image(client, tag, PYTHON_DOCKERFILE.format(base=base), {},
                     labels={LABEL: "1", f"{LABEL}.kind": "base", f"{LABEL}.python": version})
+    return tag
+
+
+# CPython built from source on Debian bullseye (OpenSSL 1.1, which 3.6-3.9 support).
+SOURCE_DOCKERFILE = """\
+FROM @BASE@
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
+    PIP_NO_INPUT=1 PYTHONDONTWRITEBYTECODE=1
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends build-essential libssl-dev zlib1g-dev libffi-dev \\
+      libbz2-dev libsqlite3-dev libreadline-dev liblzma-dev libncursesw5-dev libgdbm-dev uuid-dev \\
+      git patch ca-certificates coreutils \\
+ && rm -rf /var/lib/apt/lists/*
+COPY repo/ /usr/src/cpython/
+RUN cd /usr/src/cpython && { ./configure --prefix=/usr/local --with-ensurepip=install \\
+      && make -j"$(nproc)" && make altinstall; } > /tmp/cpython-build.log 2>&1 \\
+      || { tail -40 /tmp/cpython-build.log; exit 1; } \\
+ && ln -sf python@VERSION@ /usr/local/bin/python3 && ln -sf python@VERSION@ /usr/local/bin/python \\
+ && cd / && rm -rf /usr/src/cpython /tmp/cpython-build.log
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv
+RUN git config --system user.email monkeys-swe@localhost \\
+ && git config --system user.name monkeys-swe \\
+ && git config --system init.defaultBranch main \\
+ && git config --system --add safe.directory '*'
+"""
+# Where a CPython source may be found in a mirror directory, and its release tags.
+CPYTHON_SOURCES = (("python/cpython", "v{v}."), ("deadsnakes/python{v}", "upstream/{v}."))
+
+
+def cpython_source(version: str, mirror_dir: str | os.PathLike | None) -> tuple[os.PathLike, str] | None:
+    """(repository, tag) of the newest X.Y.Z release of CPython `version` found in the mirror
+    directory (or the clone cache), or None."""
+    best = None
+    for repo, prefix in CPYTHON_SOURCES:
+        prefix = prefix.format(v=version)
+        try:
+            path = repos.locate(repo.format(v=version), mirror_dir, clone=False)
+            tags = subprocess.run(["git", "--git-dir", str(repos.git_dir(path)), "tag", "--list", prefix + "*"],
+                                  check=True, capture_output=True, text=True, timeout=60).stdout.split()
+        except (repos.RepoError, subprocess.CalledProcessError, OSError):
+            continue
+        patches = [(int(t[len(prefix):]), t) for t in tags if t[len(prefix):].isdigit()]
+        if patches:
+            patch, tag = max(patches)
+            if best is None or patch > best[0]:
+                best = (patch, path, tag)
+    return (best[1], best[2]) if best else None
+
+
+def source_python_tag(version: str) -> str:
+    return f"monkeys-swe/python:{version}-src"
+
+
+def ensure_source_python(version: str, mirror_dir: str | os.PathLike | None,
+                         client: docker.DockerClient | None = None) -> str | None:
+    """`monkeys-swe/python:X.Y-src`, compiled from a CPython source in the mirror directory
+    (built once, about 4 minutes on 2 cores); None when no source is there."""
+    client = client or get_client()
+    tag = source_python_tag(version)
+    if image_exists(client, tag):
+        return tag
+    found = cpython_source(version, mirror_dir)
+    if found is None:
+        return None
+    source, ref = found
+    base = "monkeys-swe/base:bullseye"
+    with open(os.path.join(tempfile.gettempdir(), f"monkeys-swe-python-{version}-src.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image_exists(client, tag):
+            return tag
+        if not image_exists(client, base):
+            debootstrap_base(base, suite="bullseye", client=client)
+        log.info("compiling CPython %s from %s (%s), about 4 minutes", version, source, ref)
+        # A size-limited mirror lacks big files the build never reads (Misc/svnmap.txt): left out.
+        left_out = repos.missing_files(source, ref) or []
+        build_image(client, tag, SOURCE_DOCKERFILE.replace("@BASE@", base).replace("@VERSION@", version), {},
+                    extra_tar=repos.archive(source, ref, replace={p: None for p in left_out}),
+                    labels={LABEL: "1", f"{LABEL}.kind": "base", f"{LABEL}.python": version,
+                            f"{LABEL}.python-source": f"{os.path.basename(os.fspath(source))}:{ref}",
+                            f"{LABEL}.left-out": ",".join(left_out)})
     return tag
 
 

@@ -32,9 +32,9 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from harness import lifecycle, repos, specs
+from harness import blobs, lifecycle, repos, specs
 from harness.base_images import (BASE_IMAGE, PYTHON_IMAGE, ensure_base_images, ensure_python_base,
-                                 python_base_for)
+                                 ensure_source_python, python_base_for)
 from harness.docker_util import LABEL, build_image, get_client, image_exists
 from harness.env import reqs as env_reqs
 from harness.env import script as env_script
@@ -78,9 +78,11 @@ LABEL {labels}
 """
 
 
-def choose_base(spec: specs.Spec, client: docker.DockerClient, base_image: str | None) -> tuple[str, str]:
+def choose_base(spec: specs.Spec, client: docker.DockerClient, base_image: str | None,
+                repo_mirror: str | None = None) -> tuple[str, str]:
     """(base image, the Python it has): the given one, python:X-slim when a registry has it,
-    else the nearest offline base (`python_base_for`)."""
+    a CPython compiled from a source in the mirror directory when no Debian suite has that
+    Python, else the nearest offline base (`python_base_for`)."""
     if base_image:
         if image_exists(client, base_image) or try_pull(client, base_image):
             return base_image, "given"
@@ -91,6 +93,9 @@ def choose_base(spec: specs.Spec, client: docker.DockerClient, base_image: str |
         return official, wanted
     used = python_base_for(spec.python)
     if used != wanted:
+        compiled = ensure_source_python(wanted, repo_mirror, client)
+        if compiled:
+            return compiled, wanted
         log.info("no %s here; using the offline Python %s base instead", official, used)
     return ensure_python_base(used, client), used
 
@@ -211,11 +216,15 @@ def build_env_image(instance: SWEInstance, spec: specs.Spec, *, source: Path, ba
     with _lock(tag):
         if image_exists(client, tag) and not force:
             return tag, False
+        tree, filled = (blobs.archive_filled(instance.repo, source, commit) if not instance.repo_path
+                        else (repos.archive(source, commit), []))
+        if filled:  # files the mirror lacks, taken from a release (harness.blobs)
+            labels = {**labels, f"{LABEL}.filled": " | ".join(filled)}
         files = {"uv": (uv_bin, 0o755), "env/install.sh": install_sh.encode(),
                  "env/requirements.txt": requirements.encode(), "env/ca.crt": _ca_bytes(),
-                 "env/notes.txt": ("\n".join([*env.offline, *notes]) + "\n").encode()}
+                 "env/notes.txt": ("\n".join([*env.offline, *notes, *filled]) + "\n").encode()}
         log.info("building environment %s", tag)
-        build_image(client, tag, dockerfile, files, extra_tar=repos.archive(source, commit), labels=labels)
+        build_image(client, tag, dockerfile, files, extra_tar=tree, labels=labels)
     return tag, True
 
 
@@ -231,9 +240,11 @@ def _changed(source: Path, env_commit: str, base_commit: str) -> tuple[set[str],
     return changed, deleted
 
 
-def _instance_context(source: Path, base_commit: str, env_commit: str) -> tuple[bytes, list[str], list[str], list[str]]:
-    """(tar of the changed files at base_commit, changed paths, deleted paths, all paths)."""
-    full = repos.archive(source, base_commit)
+def _instance_context(source: Path, base_commit: str, env_commit: str, repo: str = ""
+                      ) -> tuple[bytes, list[str], list[str], list[str], list[str]]:
+    """(tar of the changed files at base_commit, changed paths, deleted paths, all paths,
+    notes on files filled from a release because the mirror lacks them)."""
+    full, filled = blobs.archive_filled(repo, source, base_commit) if repo else (repos.archive(source, base_commit), [])
     changed, deleted = _changed(source, env_commit, base_commit)
     buf = io.BytesIO()
     paths = []
@@ -247,7 +258,7 @@ def _instance_context(source: Path, base_commit: str, env_commit: str) -> tuple[
             paths.append(member.name)
             if member.name in changed:
                 out.addfile(member, src.extractfile(member) if member.isfile() else None)
-    return buf.getvalue(), sorted(changed & set(paths)), deleted, paths
+    return buf.getvalue(), sorted(changed & set(paths)), deleted, paths, filled
 
 
 def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = None,
@@ -259,7 +270,7 @@ def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = Non
     spec = specs.resolve(instance)
     source = repos.locate(instance.repo_path or instance.repo, repo_mirror)
     t0 = time.monotonic()
-    base, python = choose_base(spec, client, base_image)
+    base, python = choose_base(spec, client, base_image, repo_mirror)
     env_tag, env_built = build_env_image(instance, spec, source=source, base=base, python=python,
                                          client=client)
     t1 = time.monotonic()
@@ -283,7 +294,10 @@ def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = Non
     tag = f"{INSTANCE_REPO}:{safe_id}-{digest}"
     with _lock(tag):
         if not image_exists(client, tag) or force:
-            tree, changed, deleted, paths = _instance_context(source, instance.base_commit, env_commit)
+            tree, changed, deleted, paths, filled = _instance_context(
+                source, instance.base_commit, env_commit, "" if instance.repo_path else instance.repo)
+            if filled:
+                labels = {**labels, f"{LABEL}.filled": " | ".join(filled)}
             files = {"inst/setup.sh": setup.encode(), "inst/ca.crt": _ca_bytes(),
                      "inst/changed": "\0".join(changed).encode(), "inst/deleted": "\0".join(deleted).encode(),
                      "inst/paths": "\0".join(paths).encode()}
@@ -302,8 +316,11 @@ def image_info(tag: str, client: docker.DockerClient | None = None) -> dict:
     if labels.get(f"{LABEL}.kind") not in ("instance", "env"):
         return {}
     used, wanted = labels.get(f"{LABEL}.python", ""), labels.get(f"{LABEL}.python-wanted", "")
-    return {"python": used, "python_wanted": wanted, "substituted": bool(wanted) and used not in (wanted, "given"),
+    info = {"python": used, "python_wanted": wanted, "substituted": bool(wanted) and used not in (wanted, "given"),
             "env": labels.get(f"{LABEL}.env", ""), "exclude_newer": labels.get(f"{LABEL}.exclude-newer", "")}
+    if labels.get(f"{LABEL}.filled"):  # files the mirror lacked, filled from a release (harness.blobs)
+        info["filled_files"] = labels[f"{LABEL}.filled"].split(" | ")
+    return info
 
 
 def ensure_image(instance: SWEInstance, *, repo_mirror: str | None = None, base_image: str | None = None,

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,16 +72,19 @@ def locate(repo: str, mirror_dir: str | os.PathLike | None, *, clone: bool = Tru
     return cached
 
 
-def archive(repo_path: Path, commit: str, *, mirror_dir: str | os.PathLike | None = None) -> bytes:
+def archive(repo_path: Path, commit: str, *, mirror_dir: str | os.PathLike | None = None,
+            replace: dict[str, bytes | None] | None = None) -> bytes:
     """The tree at `commit` as a tar stream (tracked files), submodules included when their
     commits can be found (see `submodules`). Raises RepoError naming what is missing: the
-    commit, or the files whose objects the mirror lacks."""
+    commit, or the files whose objects the mirror lacks. `replace`: paths whose content is
+    given here instead (None: left out), for files the mirror lacks (`harness.blobs`)."""
     try:
         _git(repo_path, "cat-file", "-e", f"{commit}^{{commit}}")
     except subprocess.CalledProcessError as exc:
         raise RepoError(f"commit {commit} not found in {repo_path}") from exc
     try:
-        data = _git(repo_path, "archive", "--format=tar", commit, text=False)
+        data = (_archive_replaced(repo_path, commit, replace) if replace
+                else _git(repo_path, "archive", "--format=tar", commit, text=False))
     except subprocess.CalledProcessError as exc:
         raise RepoError(_missing_objects(repo_path, commit, exc)) from exc
     subs = submodules(repo_path, commit, mirror_dir=mirror_dir)
@@ -90,6 +94,30 @@ def archive(repo_path: Path, commit: str, *, mirror_dir: str | os.PathLike | Non
             log.warning("%s@%s: submodule %s (%s @ %s) is not in the mirror directory; the tree is "
                         "built without it", repo_path.name, commit[:12], s.path, s.url, s.commit[:12])
     return _with_submodules(data, found) if found else data
+
+
+def _archive_replaced(repo_path: Path, commit: str, replace: dict[str, bytes | None]) -> bytes:
+    """`git archive` of `commit`'s tree with some paths' content replaced or left out. The new
+    objects go to a temporary object directory (the mirror itself is never written)."""
+    with tempfile.TemporaryDirectory(prefix="monkeys-swe-tree-") as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": os.path.join(tmp, "index"),
+               "GIT_OBJECT_DIRECTORY": os.path.join(tmp, "objects"),
+               "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(git_dir(repo_path) / "objects")}
+        os.makedirs(env["GIT_OBJECT_DIRECTORY"])
+
+        def git(*args: str, data: bytes | None = None) -> bytes:
+            return subprocess.run(["git", "--git-dir", str(git_dir(repo_path)), *args], check=True, env=env,
+                                  input=data, capture_output=True, timeout=300).stdout
+
+        git("read-tree", commit)
+        for path, content in replace.items():
+            if content is None:
+                git("update-index", "--force-remove", "--", path)
+                continue
+            sha = git("hash-object", "-w", "--stdin", data=content).decode().strip()
+            git("update-index", "--add", "--cacheinfo", f"100644,{sha},{path}")
+        tree = git("write-tree").decode().strip()
+        return git("archive", "--format=tar", tree)
 
 
 def missing_files(repo_path: Path, commit: str) -> list[str] | None:

@@ -11,6 +11,9 @@ found for flask 2.3 exactly). Explicit pins are kept only where the date rule is
 - compiled packages (numpy, scipy, pandas, ...) install only from wheels (`--only-binary`):
   the images have no compiler, and a date from before our Python's wheels existed then fails
   to resolve instead of failing a source build.
+Python older than 3.8 (a source-built 3.6 for astropy 1.3, django 2-3): uv does not run on
+it, so pip (the newest release for that Python) installs instead, without the date rule: the
+spec's `==` pins carry those environments (`LEGACY_PIP`).
 When nothing resolves as of DATE (old code on a newer Python), the script tries DATE + 1 and
 + 2 years, then no date; the date that worked is written to /opt/monkeys-env/exclude-newer.
 """
@@ -121,7 +124,32 @@ uv_dated() {  # uv pip install as of the first date in the chain that resolves a
 """
 
 
+LEGACY_PIP = """\
+# uv does not run on Python < 3.8: pip installs (uv-only options dropped), with no date rule.
+uv_dated() {
+  local a=() skip=0 x
+  for x in "$@"; do
+    if [ $skip = 1 ]; then skip=0; continue; fi
+    if [ "$x" = -C ]; then skip=1; continue; fi
+    a+=("$x")
+  done
+  python -m pip install "${a[@]}" && echo "none (pip: uv does not run Python @PY@)" > @ENV@/@RECORD@
+}
+"""
+
+
+def legacy(python: str | None) -> bool:
+    """Pythons uv cannot run (< 3.8): their environments install with pip."""
+    try:
+        return bool(python) and tuple(int(x) for x in python.split(".")[:2]) < (3, 8)
+    except ValueError:
+        return False
+
+
 def prelude(date: str | None, pins: list[str], record: str = "exclude-newer", python: str | None = None) -> str:
+    if legacy(python):
+        return (PRELUDE.split("UV_FLAGS=(")[0] + LEGACY_PIP).replace("@ENV@", ENV_DIR) \
+            .replace("@RECORD@", record).replace("@PY@", python)
     return (PRELUDE.replace("@ENV@", ENV_DIR).replace("@RECORD@", record)
             .replace("@FLAGS@", uv_flags(pins, date, python)).replace("@LATE_FLAGS@", uv_flags(pins))
             .replace("@FLOOR@", PYTHON_FLOOR.get(python or "", ""))
@@ -137,6 +165,8 @@ def env_script(*, date: str | None, requirements: bool, packages: list[str], pin
              # the system interpreter (python3 on PATH may be the venv's own, which --clear would break)
              'PY=$(readlink -f /opt/venv/bin/python3 2>/dev/null || command -v python3)',
              '"$PY" -m venv --clear /opt/venv || exit 1']
+    if legacy(python):  # the venv's bundled pip is too old for manylinux2010+ wheels
+        lines.append("python -m pip install -U 'pip<22' || exit 1")
     deps = " ".join(shlex.quote(p) for p in [*packages, *pins])
     if requirements:
         # All at once; if that cannot resolve, the spec's own packages, then each
@@ -148,7 +178,8 @@ def env_script(*, date: str | None, requirements: bool, packages: list[str], pin
                   "fi"]
     elif deps:
         lines.append(f"uv_dated {deps} || exit 1")
-    lines.append("uv_dated setuptools wheel || true")  # undated (BUILD_TOOLS): PEP 660 editables
+    if not legacy(python):  # pip < 22 installs editables with `setup.py develop`: the spec's setuptools stays
+        lines.append("uv_dated setuptools wheel || true")  # undated (BUILD_TOOLS): PEP 660 editables
     if install:
         lines += [*pre_install, f"{to_uv(install)} || {{ echo '[monkeys-env] package install failed at the env commit'; "
                   f"touch {ENV_DIR}/package-not-installed; }}",
@@ -156,7 +187,7 @@ def env_script(*, date: str | None, requirements: bool, packages: list[str], pin
     if needs_pytest:
         lines.append("python -c 'import pytest' 2>/dev/null || uv_dated pytest || exit 1")
     lines += env_services.install_lines(services)
-    lines += [f"uv pip freeze > {ENV_DIR}/freeze.txt 2>/dev/null || true",
+    lines += [f"{{ uv pip freeze 2>/dev/null || python -m pip freeze; }} > {ENV_DIR}/freeze.txt || true",
               f"rm -rf /tmp/monkeys-uv-cache {ENV_DIR}/ca.crt"]
     return "\n".join(lines) + "\n"
 

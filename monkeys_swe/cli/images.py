@@ -20,17 +20,20 @@ def command():
 @click.option("--base-image", help="Base image for instance builds.")
 @click.option("--force", is_flag=True, help="Rebuild instance images even when cached.")
 @click.option("--python", "pythons", multiple=True, help="Also build the offline base for this Python "
-              "(3.9, 3.11, 3.13, or any version: its nearest base). Repeatable.")
+              "(3.9, 3.11, 3.13; another version is compiled from a CPython source in --repo-mirror, "
+              "else its nearest base). Repeatable.")
 def build(data, instance_ids, repo_mirror, base_image, force, pythons):
     from harness import images
-    from harness.base_images import ensure_python_base, python_base_for
+    from harness.base_images import ensure_python_base, ensure_source_python, python_base_for
     from harness.instance import DataError, load_instances
     from harness.repos import RepoError
 
     click.echo(f"base: {images.ensure_base_images()}")
     for wanted in pythons:
         try:
-            click.echo(f"base for Python {wanted}: {ensure_python_base(python_base_for(wanted))}")
+            near = python_base_for(wanted)
+            tag = (near != wanted and ensure_source_python(wanted, repo_mirror)) or ensure_python_base(near)
+            click.echo(f"base for Python {wanted}: {tag}")
         except ValueError as exc:
             raise UserError(str(exc)) from exc
     if not instance_ids:
