@@ -138,7 +138,9 @@ def _summarize(iid: str, entry: dict, report: dict) -> None:
     if "error" in entry:
         report["unjudged"][iid] = entry["error"].splitlines()[0][:400]
     elif env and not env.get("healthy", True):
-        report["unjudged"][iid] = f"broken environment: {env.get('reason')} (log {env.get('log_path')})"[:600]
+        cause = "broken environment" if env.get("fault", "environment") == "environment" else \
+            "the instance's test lists cannot judge"
+        report["unjudged"][iid] = f"{cause}: {env.get('reason')} (log {env.get('log_path')})"[:600]
     elif errors:
         report["unjudged"][iid] = f"{len(errors)} of {len(entry['attempts'])} verdicts are error: " \
                                   f"{(errors[0].get('error') or '').splitlines()[0][:300] if errors[0].get('error') else ''}"

@@ -63,6 +63,13 @@ class Health:
     checked_at: float = 0.0
     persist: bool = True  # False for outcomes that may change on a rerun (timeouts)
     p2p_missing_only: bool = False  # broken only by PASS_TO_PASS tests absent from the log (see judge)
+    # Whose fault an unhealthy image is: "environment" (ours to fix) or "instance" (the dataset's
+    # lists cannot tell a fix from no fix: every FAIL_TO_PASS test passes without any patch).
+    fault: str = "environment"
+
+    def unjudged(self) -> str:
+        """How a verdict on this unhealthy image names the cause."""
+        return "broken environment" if self.fault == "environment" else "the instance's test lists cannot judge"
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -204,8 +211,10 @@ def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Healt
         return h
     f2p_passed = verdict.fail_to_pass.get("success", [])
     if f2p_passed and len(f2p_passed) >= len(instance.FAIL_TO_PASS):  # nothing left to tell candidates apart
-        return broken(f"all {len(f2p_passed)} FAIL_TO_PASS tests already pass without any patch "
-                      f"(e.g. {f2p_passed[0]})")
+        h = broken(f"all {len(f2p_passed)} FAIL_TO_PASS tests already pass without any patch "
+                   f"(e.g. {f2p_passed[0]}): no candidate can be told from no fix")
+        h.fault = "instance"
+        return h
     if f2p_passed:  # dataset noise (requests' digest tests vs httpbin.org in 2023) or an environment difference
         return Health(True, note=f"{len(f2p_passed)} of {len(instance.FAIL_TO_PASS)} FAIL_TO_PASS tests "
                                  f"already pass without any patch (e.g. {f2p_passed[0]}); the others decide", **base)

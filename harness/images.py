@@ -286,7 +286,8 @@ def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = Non
     labels = {LABEL: "1", f"{LABEL}.kind": "instance", f"{LABEL}.instance": instance.instance_id,
               f"{LABEL}.repo": instance.repo, f"{LABEL}.env": env_tag, f"{LABEL}.python": python,
               f"{LABEL}.python-wanted": spec.python or "", f"{LABEL}.spec": spec.source,
-              f"{LABEL}.exclude-newer": env_labels.get(f"{LABEL}.date", "")}
+              f"{LABEL}.exclude-newer": env_labels.get(f"{LABEL}.date", "") if not env_script.legacy(python)
+              else f"none (pip: uv does not run Python {python})"}
     dockerfile = INSTANCE_DOCKERFILE.format(env=env_tag, labels=_label_line(labels))
     digest = hashlib.sha256("\0".join([dockerfile, setup, client.images.get(env_tag).id, instance.repo,
                                        instance.base_commit]).encode()).hexdigest()[:12]

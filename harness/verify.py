@@ -295,7 +295,7 @@ class Verifier:
 
     def _broken(self, h: healths.Health, patch_hash: str) -> PatchVerdict:
         return PatchVerdict("error", patch_hash=patch_hash, log_path=h.log_path, decided_by="validation",
-                       error=f"broken environment, not judged: {h.reason} (image {h.image}; "
+                       error=f"{h.unjudged()}, not judged: {h.reason} (image {h.image}; "
                              f"validation log {h.log_path})")
 
     # -- identity and the verdict cache -------------------------------------------------

@@ -68,6 +68,22 @@ def test_broken_environment_gives_error_never_not_resolved(calc, cache, tmp_path
     assert not list((tmp_path / "logs").rglob("*-validation.log"))[1:]  # one validation run in all
 
 
+def test_lists_that_cannot_tell_a_fix_from_none_are_the_instances_fault(calc, cache, tmp_path):
+    """psf__requests-863 / -2674: every FAIL_TO_PASS test passes without the fix (the dataset's
+    lists caught httpbin.org flaking). The gold patch is not `resolved` there, nor the empty
+    one: every verdict is `error`, and it names the instance, not the environment."""
+    inst, mirror, image = calc
+    lists = inst.model_copy(update={"FAIL_TO_PASS": ["tests/test_ops.py::test_add"],
+                                    "PASS_TO_PASS": ["tests/test_ops.py::test_add_negative"]})
+    with make_verifier(lists, image, tmp_path, cache) as v:
+        health = v.health()
+        assert not health.healthy and health.fault == "instance"
+        assert "all 1 FAIL_TO_PASS tests already pass without any patch" in health.reason
+        verdicts = [v.verify(p) for p in (inst.patch, "")]
+    assert [x.status for x in verdicts] == ["error", "error"]
+    assert all(x.error.startswith("the instance's test lists cannot judge, not judged") for x in verdicts)
+
+
 def test_candidate_that_breaks_the_import_is_not_resolved(calc, cache, tmp_path):
     inst, mirror, image = calc
     broken_import = make_patch(mirror, {OPS_FILE: OPS.replace("def add(a, b):", "def add(a, b:")})
