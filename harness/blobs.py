@@ -31,7 +31,8 @@ from harness import repos, specs
 
 log = logging.getLogger(__name__)
 SDISTS = repos.CACHE / "sdists"
-PYPI_NAMES = {"pylint-dev/astroid": "astroid", "sphinx-doc/sphinx": "Sphinx", "psf/requests": "requests"}
+PYPI_NAMES = {"pylint-dev/astroid": "astroid", "sphinx-doc/sphinx": "Sphinx", "psf/requests": "requests",
+              "pvlib/pvlib-python": "pvlib"}
 MAX_RELEASES = 5  # sdists looked at per fill, nearest first
 
 

@@ -178,6 +178,19 @@ def scm_version(source: Path, commit: str) -> str:
         if version and re.match(r"^\d+(\.\d+)*", version) else ":"
 
 
+def versioneer_tag(source: Path, commit: str) -> str | None:
+    """The nearest tag, for a repository whose version comes from versioneer (it runs `git
+    describe` in /testbed, which has one commit and no tags: "0+untagged" fails dependents'
+    bounds, e.g. pvfactors' pvlib>=0.7 on pvlib__pvlib-python-1072). setuptools_scm has its
+    pretend-version variable instead (`scm_version`), so only versioneer trees get a tag."""
+    try:
+        _git(source, "cat-file", "-e", f"{commit}:versioneer.py")
+    except subprocess.CalledProcessError:
+        return None
+    tag = repos.nearest_tag(source, commit)
+    return tag if tag and re.match(r"^[A-Za-z0-9._/-]+$", tag) else None
+
+
 def _needs_pytest(spec: specs.Spec) -> bool:
     return "pytest" in spec.test_cmd and spec.source == "swebench-4.1.0"
 
@@ -191,10 +204,12 @@ def build_env_image(instance: SWEInstance, spec: specs.Spec, *, source: Path, ba
     requirements, notes = _requirements(spec, source, commit)
     env = spec.env
     install_sh = ""
+    version_tag = versioneer_tag(source, commit)
+    tag_line = [f"git tag -f {shlex.quote(version_tag)} HEAD"] if version_tag else []
     if spec.source == "swebench-4.1.0":
         install_sh = env_script.env_script(
             date=date, requirements=bool(requirements.strip()), packages=list(env.packages),
-            pins=list(env.pip_packages), pre_install=[scm_version(source, commit), *env.pre_install],
+            pins=list(env.pip_packages), pre_install=[scm_version(source, commit), *tag_line, *env.pre_install],
             install=env.install,
             needs_pytest=_needs_pytest(spec), python=python, services=env.services)
     apt = (f"RUN apt-get update && apt-get install -y --no-install-recommends {' '.join(map(shlex.quote, env.apt))}"
@@ -282,6 +297,7 @@ def build_instance_image(instance: SWEInstance, *, repo_mirror: str | None = Non
                                        pre_install=[scm, *spec.env.pre_install] if spec.source != "override" else [scm],
                                        install=[c for c in spec.install if c not in spec.env.pre_install],
                                        base_commit=instance.base_commit,
+                                       tag=versioneer_tag(source, instance.base_commit),
                                        reuse_env_install=spec.source == "swebench-4.1.0", python=python)
     labels = {LABEL: "1", f"{LABEL}.kind": "instance", f"{LABEL}.instance": instance.instance_id,
               f"{LABEL}.repo": instance.repo, f"{LABEL}.env": env_tag, f"{LABEL}.python": python,

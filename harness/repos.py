@@ -222,10 +222,15 @@ def _with_submodules(data: bytes, subs: list[Submodule]) -> bytes:
     return out.getvalue()
 
 
-def describe(repo_path: Path, commit: str) -> str | None:
-    """The nearest tag, for setuptools_scm (the image's repo has no history or tags)."""
+def nearest_tag(repo_path: Path, commit: str) -> str | None:
+    """The name of the nearest tag reachable from `commit`."""
     try:
-        tag = _git(repo_path, "describe", "--tags", "--abbrev=0", commit).strip()
+        return _git(repo_path, "describe", "--tags", "--abbrev=0", commit).strip() or None
     except subprocess.CalledProcessError:
         return None
-    return tag.lstrip("v") or None
+
+
+def describe(repo_path: Path, commit: str) -> str | None:
+    """The nearest tag's version, for setuptools_scm (the image's repo has no history or tags)."""
+    tag = nearest_tag(repo_path, commit)
+    return (tag.lstrip("v") or None) if tag else None

@@ -160,3 +160,29 @@ def test_requests_tests_get_a_local_httpbin():
     other = load_instances(DATA / "swe_bench_lite_test.jsonl.gz", ids=["pallets__flask-4992"])[0]
     assert specs.resolve(other).env.services == () and "httpbin" not in specs.resolve(other).test_cmd
     assert specs.resolve(other).blackhole == ()
+
+
+def test_versioneer_trees_get_their_nearest_tag(tmp_path):
+    """versioneer reads `git describe` in /testbed (one commit, no tags): "0+untagged" broke
+    pvfactors' pvlib>=0.7 bound on pvlib__pvlib-python-1072. Such trees get the mirror's
+    nearest tag on the image's commit; setuptools_scm trees keep the pretend version only."""
+    from harness import images
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    run("init", "-q")
+    (repo / "setup.py").write_text("")
+    run("add", "-A")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
+    run("tag", "v0.8.0")
+    plain = run("rev-parse", "HEAD")
+    (repo / "versioneer.py").write_text("")
+    run("add", "-A")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "b")
+    assert images.versioneer_tag(repo, plain) is None
+    assert images.versioneer_tag(repo, run("rev-parse", "HEAD")) == "v0.8.0"
+    text = script.instance_script(date=None, pins=[], pre_install=[], install=[], base_commit="abc", tag="v0.8.0")
+    assert "git tag v0.8.0 $c" in text.splitlines()
+    assert text.index("git tag v0.8.0 $c") < text.index("git prune")  # the env commit's tag is gone first
+    assert "git tag" not in script.instance_script(date=None, pins=[], pre_install=[], install=[], base_commit="abc")

@@ -225,7 +225,7 @@ BUILD_INPUTS = r"(^|/)(setup\.py|setup\.cfg|pyproject\.toml|MANIFEST\.in)$|\.(py
 
 def instance_script(*, date: str | None, pins: list[str], pre_install: list[str],
                     install: list[str], base_commit: str, reuse_env_install: bool = False,
-                    python: str | None = None) -> str:
+                    python: str | None = None, tag: str | None = None) -> str:
     """The thin instance layer: the changed files are already copied over the env tree;
     delete the removed ones, make /testbed one commit (base_commit's tree, no history,
     unreachable env objects pruned), then pre-install edits and the editable install."""
@@ -241,6 +241,8 @@ def instance_script(*, date: str | None, pins: list[str], pre_install: list[str]
              "git add -u || exit 1  # pre-install edits of tracked files",
              f"c=$(git commit-tree $(git write-tree) -m {shlex.quote('base ' + base_commit)}) || exit 1",
              "git update-ref refs/heads/main $c && git symbolic-ref HEAD refs/heads/main",
+             # versioneer's tag moves to the new commit (left on the env commit, it would keep it alive)
+             *(["git tag -l | xargs -r git tag -d >/dev/null", f"git tag {shlex.quote(tag)} $c"] if tag else []),
              "git reflog expire --expire=now --all; git prune --expire=now",
              "set -e", *_install_lines(install, reuse_env_install), "set +e",
              "git ls-files --others --exclude-standard >> .git/info/exclude",
