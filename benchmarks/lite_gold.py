@@ -96,6 +96,7 @@ def cause_of(row: dict) -> str | None:
 MISS_KINDS = (  # (clue in the cause, what kind of miss) - first match wins
     ("lacks the content", "mirror lacks a file"),
     ("FAIL_TO_PASS tests already pass", "instance's lists (FAIL_TO_PASS pass without the fix)"),
+    ("test lists cannot judge", "instance's lists (FAIL_TO_PASS pass without the fix)"),
     ("timeout", "timeout"),
     ("build:", "environment build"),
     ("PASS_TO_PASS tests do not pass", "environment (PASS_TO_PASS fail at base)"),
