@@ -138,8 +138,8 @@ def _summarize(iid: str, entry: dict, report: dict) -> None:
     if "error" in entry:
         report["unjudged"][iid] = entry["error"].splitlines()[0][:400]
     elif env and not env.get("healthy", True):
-        cause = "broken environment" if env.get("fault", "environment") == "environment" else \
-            "the instance's test lists cannot judge"
+        cause = "the instance's test lists cannot judge" if env.get("fault") == "instance" else \
+            "broken environment"
         report["unjudged"][iid] = f"{cause}: {env.get('reason')} (log {env.get('log_path')})"[:600]
     elif errors:
         report["unjudged"][iid] = f"{len(errors)} of {len(entry['attempts'])} verdicts are error: " \

@@ -63,13 +63,13 @@ class Health:
     checked_at: float = 0.0
     persist: bool = True  # False for outcomes that may change on a rerun (timeouts)
     p2p_missing_only: bool = False  # broken only by PASS_TO_PASS tests absent from the log (see judge)
-    # Whose fault an unhealthy image is: "environment" (ours to fix) or "instance" (the dataset's
+    # Unhealthy, whose fault: "environment" (ours to fix) or "instance" (the dataset's
     # lists cannot tell a fix from no fix: every FAIL_TO_PASS test passes without any patch).
-    fault: str = "environment"
+    fault: str | None = None
 
     def unjudged(self) -> str:
         """How a verdict on this unhealthy image names the cause."""
-        return "broken environment" if self.fault == "environment" else "the instance's test lists cannot judge"
+        return "the instance's test lists cannot judge" if self.fault == "instance" else "broken environment"
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -181,7 +181,7 @@ def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Healt
     base = dict(log_path=verdict.log_path, image=image, checked_at=now, full_cpu_s=verdict.test_cpu_s)
 
     def broken(reason: str, persist: bool = True) -> Health:
-        return Health(False, reason, persist=persist, **base)
+        return Health(False, reason, persist=persist, fault="environment", **base)
 
     if verdict.status == "timeout":
         return broken(f"the test command timed out without any patch ({verdict.error})", persist=False)

@@ -285,7 +285,7 @@ class Verifier:
         gold = self._attempt(self.instance.patch, self.spec.test_cmd,
                              by_exit_code=self.instance.grade_by_exit_code, stage="validation-gold")
         if gold.status == "resolved":
-            return dataclasses.replace(h, healthy=True, reason=None, note=(
+            return dataclasses.replace(h, healthy=True, reason=None, fault=None, note=(
                 f"{h.reason.split(' (e.g.')[0]}, but only as lines missing from the log; the gold patch passes "
                 f"them all (log {gold.log_path})")), gold
         if gold.status == "timeout":
