@@ -85,11 +85,12 @@ class Spec:
 
 
 def test_directives(instance: SWEInstance) -> list[str]:
-    """What swebench passes to the test command: test_patch's files (django: as modules)."""
+    """What swebench passes to the test command: test_patch's files as they are after it (a
+    renamed file by its new name: sqlfluff__sqlfluff-1733), django's as modules."""
     swebench_lib.load()
     from swebench.harness.constants import NON_TEST_EXTS
 
-    files = [f for f in touched_files(instance.test_patch)
+    files = [f for f in sorted(set(re.findall(r"diff --git a/.* b/(.*)", instance.test_patch)))
              if not any(f.endswith(ext) for ext in NON_TEST_EXTS)]
     if instance.repo == "django/django":
         files = [re.sub(r"^tests/", "", f[:-3] if f.endswith(".py") else f).replace("/", ".")

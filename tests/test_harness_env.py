@@ -186,3 +186,11 @@ def test_versioneer_trees_get_their_nearest_tag(tmp_path):
     assert "git tag v0.8.0 $c" in text.splitlines()
     assert text.index("git tag v0.8.0 $c") < text.index("git prune")  # the env commit's tag is gone first
     assert "git tag" not in script.instance_script(date=None, pins=[], pre_install=[], install=[], base_commit="abc")
+
+
+def test_directives_name_a_renamed_test_file_by_its_new_path():
+    """sqlfluff__sqlfluff-1733's test_patch renames std_L016_L36_combo.py to ..._test.py: the
+    old path no longer exists after it (pytest: "file or directory not found", no results)."""
+    row = next(r for r in _rows("swe_bench_lite_dev.jsonl") if r["instance_id"] == "sqlfluff__sqlfluff-1733")
+    assert specs.test_directives(SWEInstance.model_validate(row)) == [
+        "test/rules/std_L003_L036_L039_combo_test.py", "test/rules/std_L016_L36_combo_test.py"]
