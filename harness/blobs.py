@@ -178,7 +178,8 @@ def fill_missing(repo: str, source: Path, commit: str, missing: list[str]) -> Fi
 def archive_filled(repo: str, source: Path, commit: str, *, mirror_dir: str | os.PathLike | None = None
                    ) -> tuple[bytes, list[str]]:
     """(tar of `commit`, notes): `repos.archive`, and when the mirror lacks files, the same
-    tree with each filled from a release (`fill_missing`); RepoError when one cannot be."""
+    tree with each filled from a release (`fill_missing`); RepoError when one cannot be, or
+    when `repo` is not a known project ("" for a user's own repository: never filled)."""
     try:
         return repos.archive(source, commit, mirror_dir=mirror_dir), []
     except repos.RepoError:

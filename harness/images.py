@@ -231,8 +231,7 @@ def build_env_image(instance: SWEInstance, spec: specs.Spec, *, source: Path, ba
     with _lock(tag):
         if image_exists(client, tag) and not force:
             return tag, False
-        tree, filled = (blobs.archive_filled(instance.repo, source, commit) if not instance.repo_path
-                        else (repos.archive(source, commit), []))
+        tree, filled = blobs.archive_filled("" if instance.repo_path else instance.repo, source, commit)
         if filled:  # files the mirror lacks, taken from a release (harness.blobs)
             labels = {**labels, f"{LABEL}.filled": " | ".join(filled)}
         files = {"uv": (uv_bin, 0o755), "env/install.sh": install_sh.encode(),
@@ -259,7 +258,7 @@ def _instance_context(source: Path, base_commit: str, env_commit: str, repo: str
                       ) -> tuple[bytes, list[str], list[str], list[str], list[str]]:
     """(tar of the changed files at base_commit, changed paths, deleted paths, all paths,
     notes on files filled from a release because the mirror lacks them)."""
-    full, filled = blobs.archive_filled(repo, source, base_commit) if repo else (repos.archive(source, base_commit), [])
+    full, filled = blobs.archive_filled(repo, source, base_commit)
     changed, deleted = _changed(source, env_commit, base_commit)
     buf = io.BytesIO()
     paths = []
