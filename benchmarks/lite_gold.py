@@ -136,6 +136,9 @@ def run_one(inst, args, client) -> dict:
                     row[f"{name}_log"] = verdict.log_path
                     row[f"{name}_f2p"] = {k: len(x) for k, x in (verdict.fail_to_pass or {}).items()}
                     row[f"{name}_p2p"] = {k: len(x) for k, x in (verdict.pass_to_pass or {}).items()}
+                    # tamper-proofing (harness/README.md): what the canaries showed, the evidence, swebench's own grade
+                    row[f"{name}_canaries"] = (verdict.canaries or {}).get("seen")
+                    row[f"{name}_tamper"], row[f"{name}_official"] = verdict.tamper, verdict.official
                 except Exception as exc:
                     row[f"{name}_status"], row[f"{name}_error"] = "error", f"{type(exc).__name__}: {exc}"[-2000:]
                     traceback.print_exc()

@@ -68,7 +68,7 @@ def outcome(status: str, tests: dict[str, str], exit_code: int | None, junit_fai
     """(what the stop-first run tells, the listed test it stopped on). FINAL: its verdict is the
     full run's (it completed, timed out, or did not apply); LISTED: `not_resolved`, a listed
     test fails; RERUN: nothing is known, run the plain full command. See the module docstring."""
-    if status in ("timeout", "apply_failed"):
+    if status in ("timeout", "apply_failed", "tampered", "malformed"):
         return FINAL, None
     if status not in ("resolved", "not_resolved"):
         return RERUN, None  # the verifier failed, or the runner's report contradicts the log

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import re
+import shlex
 from dataclasses import dataclass, field
 
 from harness import swebench_lib
@@ -22,12 +23,14 @@ from swebench.harness.grading import get_eval_tests_report, get_logs_eval, get_r
 from swebench.harness.log_parsers import PARSER_REGISTRY  # noqa: E402
 from swebench.types import TestSpec  # noqa: E402
 
-from harness import runners
+from harness import integrity, runners
 from harness.instance import SWEInstance
 
 WORK = "/tmp/monkeys"
 PATCH_FILE, TEST_PATCH_FILE = f"{WORK}/patch.diff", f"{WORK}/test.diff"
-EXIT_APPLY_FAILED, EXIT_TEST_PATCH_FAILED = 81, 82
+EXIT_APPLY_FAILED, EXIT_TEST_PATCH_FAILED, EXIT_UNSAFE_PATH = 81, 82, 83
+UNSAFE_PATH = ">>>>> Unsafe path:"
+CANARIES = ">>>>> Canaries:"
 APPLIED = ">>>>> Applied Patch with"
 TEST_TIMING = ">>>>> Test Command Clock:"
 _TIMING_RE = re.compile(rf"^{re.escape(TEST_TIMING)} ([0-9.]+) ([0-9.]+)$", re.M)
@@ -62,6 +65,32 @@ WRITE_ARGS = (f'mkdir -p {WORK} && printf %s "$1" > {PATCH_FILE} && printf %s "$
               ' || exit 1\n')
 
 
+def safe_paths(paths: list[str]) -> str:
+    """Shell refusing (exit EXIT_UNSAFE_PATH) before anything is applied when a path the
+    candidate writes passes through a symbolic link in the tree (a link into a protected
+    directory, then a file behind it: `patch` would write through it where `git apply` refuses)."""
+    if not paths:
+        return ""
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    return (f"for p in {quoted}; do d=/testbed; IFS=/ read -ra parts <<< \"$p\"; for c in \"${{parts[@]}}\"; do "
+            f'd="$d/$c"; if [ -L "$d" ]; then echo "{UNSAFE_PATH} $p (through the link ${{d#/testbed/}})"; '
+            f"exit {EXIT_UNSAFE_PATH}; fi; done; done\n")
+
+
+def before_tests(canaries=None, protected: list[str] = ()) -> list[str]:
+    """After test_patch, before the test command: append the canary tests (harness.canary) and
+    print the manifest of protected files (harness.integrity). No candidate code has run yet."""
+    lines = []
+    if canaries is not None:
+        f = shlex.quote(canaries.file)
+        lines.append(f'if [ -f {f} ] && [ ! -L {f} ]; then printf %s {shlex.quote(canaries.source)} >> {f} '
+                     f'&& echo "{CANARIES} appended to {canaries.file}"; '
+                     f'else echo "{CANARIES} unavailable ({canaries.file} is not a file)"; fi')
+    files = list(protected) + ([canaries.file] if canaries is not None else [])
+    lines.append(integrity.manifest_script(files))
+    return lines
+
+
 def official_eval_script(row_script: str, report_path: str | None = None) -> str:
     """A swebench 5.x row's own eval.sh, run after our apply step, so that the verdict is the
     official harness's: the row's script applies test_patch and runs its test command between
@@ -76,27 +105,29 @@ def official_eval_script(row_script: str, report_path: str | None = None) -> str
     if report_path and len(marks) >= 2:
         a, b = marks[0], marks[-1]
         body = [*body[:a + 1], *(runners.instrument(line, report_path) for line in body[a + 1:b]), *body[b:]]
-        tail.append(f'[ -s {report_path} ] && echo "{REPORT_MARK} $(gzip -c {report_path} | base64 -w0)"')
     return "\n".join(["#!/bin/bash", "set -uo pipefail", "cd /testbed", _APPLY, "set -x", *body, *tail,
                       'exit "${SWEBENCH_TEST_EXIT_CODE:-1}"']) + "\n"
 
 
 def eval_script(test_cmd: str, *, apply_test_patch: bool, report_path: str | None = None,
-                row_script: str | None = None) -> str:
+                row_script: str | None = None, paths: list[str] = (), canaries=None,
+                protected: list[str] = ()) -> str:
     """The in-container script. With `report_path`, the runner is asked for its structured
-    report there (see harness.runners) and the script prints it, compressed, after the end
-    marker (REPORT line) so that it comes back with the log in the same exec. With
-    `row_script` (a swebench 5.x row's eval.sh), that script replaces test_patch + test_cmd."""
+    report there (see harness.runners); it is read after the run by a separate exec
+    (`collect_script`), never from this script's output. `paths`: what the candidate writes
+    (checked for links first); `canaries`/`protected`: see `before_tests`. With `row_script`
+    (a swebench 5.x row's eval.sh), that script replaces test_patch + test_cmd (no canaries)."""
     if row_script and apply_test_patch:
-        return official_eval_script(row_script, report_path)
+        return official_eval_script(row_script, report_path).replace(_APPLY, safe_paths(list(paths)) + _APPLY, 1)
     lines = ["#!/bin/bash", "set -uo pipefail", "cd /testbed",
              # swebench's prebuilt images keep the repo's environment in a conda env
              "if [ -f /opt/miniconda3/bin/activate ]; then source /opt/miniconda3/bin/activate"
              " && conda activate testbed; fi",
-             _APPLY]
+             safe_paths(list(paths)) + _APPLY]
     if apply_test_patch:
         lines.append(f'[ -s {TEST_PATCH_FILE} ] && {{ git apply --whitespace=nowarn {TEST_PATCH_FILE} || '
                      f'{{ echo "test_patch did not apply"; exit {EXIT_TEST_PATCH_FAILED}; }}; }}')
+    lines += before_tests(canaries, protected)
     if report_path:
         test_cmd = runners.instrument(test_cmd, report_path)
         lines.append(f"rm -f {report_path}")
@@ -106,8 +137,6 @@ def eval_script(test_cmd: str, *, apply_test_patch: bool, report_path: str | Non
               test_cmd, "SWEBENCH_TEST_EXIT_CODE=$?", "MONKEYS_T1=$EPOCHREALTIME",
               f'echo "{END_TEST_OUTPUT}"', f'echo "{TEST_EXIT_CODE}: $SWEBENCH_TEST_EXIT_CODE"',
               f'echo "{TEST_TIMING} $MONKEYS_T0 $MONKEYS_T1"', f'echo "{CPU_MARK}"', "times"]
-    if report_path:
-        lines.append(f'[ -s {report_path} ] && echo "{REPORT_MARK} $(gzip -c {report_path} | base64 -w0)"')
     lines.append("exit $SWEBENCH_TEST_EXIT_CODE")
     return "\n".join(lines) + "\n"
 
@@ -130,26 +159,40 @@ def test_command_cpu_seconds(log: str) -> float | None:
     return round(max(0.0, seconds(found[-1]) - seconds(found[-2])), 3)
 
 
+def collect_script(report_path: str | None, protected: list[str]) -> str:
+    """Run by a separate exec after the test command, once every stray process is gone: the
+    runner's report (compressed, one line) and the manifest of protected files again."""
+    lines = ["cd /testbed"]
+    if report_path:
+        lines.append(f'[ -s {report_path} ] && echo "{REPORT_MARK} $(gzip -c {report_path} | base64 -w0)"')
+    lines.append(integrity.manifest_script(protected))
+    return "\n".join(lines) + "\ntrue\n"
+
+
 def split_report(log: str) -> tuple[str, bytes | None]:
-    """(the log without the REPORT line, the runner's report it carried, or None)."""
+    """(the text without REPORT lines, the report the first one carried, or None). Read only
+    from `collect_script`'s output: a REPORT line in the test log is the candidate's print."""
     found = _REPORT_RE.findall(log)
     if not found:
         return log, None
     try:
-        data = gzip.decompress(base64.b64decode(found[-1]))
+        data = gzip.decompress(base64.b64decode(found[0]))
     except (ValueError, OSError, EOFError):
         data = None
     return _REPORT_RE.sub("", log), data
 
 
 def runner_check(log: str, junit: bytes | None, test_cmd: str, tests: dict[str, str],
-                 exit_code: int, parser: str | None = None, relevant: set[str] | None = None) -> str | None:
+                 exit_code: int, parser: str | None = None, relevant: set[str] | None = None,
+                 report: runners.RunnerReport | None = None) -> str | None:
     """Why the parsed `tests` disagree with the runner's own report (None: they agree).
-    With `parser` (the repo's log parser), JUnit names are compared as that parser writes them."""
+    With `parser` (the repo's log parser), JUnit names are compared as that parser writes them.
+    `report`: the runner's report when already read (without the canaries)."""
     kind = runners.kind_of(test_cmd)
-    section = log.split(START_TEST_OUTPUT, 1)[-1].split(END_TEST_OUTPUT, 1)[0]
-    return runners.cross_check(tests, runners.read_report(kind, section, junit), exit_code, kind,
-                               parsed_name(parser), relevant)
+    if report is None:
+        section = log.split(START_TEST_OUTPUT, 1)[-1].split(END_TEST_OUTPUT, 1)[0]
+        report = runners.read_report(kind, section, junit)
+    return runners.cross_check(tests, report, exit_code, kind, parsed_name(parser), relevant)
 
 
 def parsed_name(parser: str | None):
@@ -190,6 +233,18 @@ def _test_spec(instance: SWEInstance, parser: str) -> TestSpec:
                     version=instance.version, FAIL_TO_PASS=instance.FAIL_TO_PASS,
                     PASS_TO_PASS=instance.PASS_TO_PASS, log_parser=parser,
                     eval_type=EvalType.PASS_AND_FAIL.value)
+
+
+def official(instance: SWEInstance, parser: str, log_path: str) -> str:
+    """What swebench's grading alone makes of the log (`resolved` / `not_resolved`): its parser,
+    its exit-code check on the exit status the log prints, no runner cross-check, no canaries,
+    no integrity checks. Shown beside our verdict, never used for it."""
+    status_map, ok = get_logs_eval(_test_spec(instance, parser), log_path)
+    if not ok:
+        return "not_resolved"
+    report = get_eval_tests_report(status_map, {FAIL_TO_PASS: instance.FAIL_TO_PASS,
+                                                PASS_TO_PASS: instance.PASS_TO_PASS})
+    return "resolved" if get_resolution_status(report) == ResolvedStatus.FULL.value else "not_resolved"
 
 
 def grade(instance: SWEInstance, parser: str, log_path: str, test_exit_code: int,

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = 9  # bump when the rules change: every image is validated again (9: `fault`)
+VERSION = 10  # bump when the rules change: every image is validated again (9: `fault`, 10: canaries)
 FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
 PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
 
@@ -66,6 +66,9 @@ class Health:
     # Unhealthy, whose fault: "environment" (ours to fix) or "instance" (the dataset's
     # lists cannot tell a fix from no fix: every FAIL_TO_PASS test passes without any patch).
     fault: str | None = None
+    # Why the canary tests (harness.canary) are not required on this image: they did not come out
+    # as planted in the empty candidate's run (None: they did, and a run missing them is tampered).
+    canary_note: str | None = None
 
     def unjudged(self) -> str:
         """How a verdict on this unhealthy image names the cause."""
@@ -187,6 +190,9 @@ def judge(instance, verdict, image: str, report=None, parsed_name=None) -> Healt
         return broken(f"the test command timed out without any patch ({verdict.error})", persist=False)
     if verdict.status == "error":  # the run itself failed (a killed sandbox, the daemon): not remembered
         return broken(verdict.error or "the validation run failed", persist=False)
+    if verdict.status == "tampered":  # no candidate ran: the suite itself trips the integrity checks
+        return broken(f"the empty candidate's run trips the tamper checks ({'; '.join(verdict.tamper)}): "
+                      "they cannot tell a candidate's tampering from this suite's own behaviour")
     exit_note = f"exit {verdict.test_exit_code}"
     if instance.grade_by_exit_code:
         if not verdict.tests:

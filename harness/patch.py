@@ -30,6 +30,8 @@ class FileDiff:
 
 
 _HEADER_PATHS = re.compile(r"^(?:rename|copy) (?:from|to) (.+)$", re.M)
+# a block that creates a symbolic link or changes one (deleting one is harmless)
+_LINK_MODE = re.compile(r"^(?:new file mode|new mode|old mode) 120000$|^index \S+ 120000$", re.M)
 _TEST_DIRS = {"test", "tests", "testing", "unittests"}
 _TEST_FILE = re.compile(r"(^test_.*\.py$)|(.*_tests?\.py$)|(^conftest\.py$)|(^tests\.py$)")
 
@@ -76,6 +78,10 @@ def validate(diff: str) -> list[str]:
         return [str(exc)]
     problems = []
     for block in blocks:
+        header = block.raw.split("\n@@", 1)[0]
+        if _LINK_MODE.search(header):
+            problems.append(f"refused symbolic link: {block.path} (a link can point the next write at a "
+                            "protected file)")
         for path in block.paths:
             parts = path.split("/")
             if path.startswith("/") or ".." in parts or parts[0] in ("~", ".git") or "\\" in path:

@@ -194,6 +194,21 @@ class Sandbox:
             time.sleep(0.2 * (attempt + 1))
         return False
 
+    def after_run(self, script: str) -> tuple[str, list[dict]]:
+        """Once a command is done: kill every process left in the sandbox, then run `script`
+        (short, trusted) in a fresh exec, and read the engine's diff of the container from the
+        host. Returns (the script's output, [{"Path", "Kind"}]). Nothing the candidate started
+        can print into that output or still be writing while it runs."""
+        api = self.client.api
+        exec_id = api.exec_create(self.container.id, ["bash", "-c", _KILL_STRAYS + "\n" + script],
+                                  workdir=self.workdir)["Id"]
+        output = api.exec_start(exec_id).decode("utf-8", "replace")
+        try:
+            changes = api.diff(self.container.id) or []
+        except APIError:
+            changes = None
+        return output, changes
+
     # -- files -----------------------------------------------------------------------
     def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         if not path.startswith("/"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from harness import swebench_lib
 from harness.env import services as env_services
 from harness.instance import SWEInstance
-from harness.patch import is_test_path, touched_files
+from harness.patch import touched_files
 
 TABLE = Path(__file__).parent / "env" / "specs_swebench_4_1_0.json"
 DEFAULT_TEST_CMD = "python -m pytest -rA"
@@ -138,6 +138,9 @@ def resolve(instance: SWEInstance) -> Spec:
 
 
 def is_protected(path: str, spec: Spec) -> bool:
-    """A candidate's edit to this path is discarded: the instance's test files, or any
-    file that looks like a test (a patch that rewrites tests proves nothing)."""
-    return path in spec.test_files or is_test_path(path)
+    """A candidate's edit to this path is discarded: the instance's test files, any file that
+    looks like a test (a patch that rewrites tests proves nothing), the test runner's
+    configuration and code, import hooks (harness.protect)."""
+    from harness import protect, runners
+
+    return protect.reset_reason(path, spec, kind=runners.kind_of(spec.test_cmd)) is not None

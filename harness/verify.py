@@ -38,15 +38,17 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from harness import health as healths, images, lifecycle, patch as patches, repos, runners, specs
-from harness import failfast, normalize, verdict_cache as verdict_caches
+from harness import canary as canaries_, failfast, integrity, normalize, protect, verdict_cache as verdict_caches
+from docker.errors import APIError, NotFound
+
 from harness.docker_util import LABEL, get_client, tar_bytes
 from harness.instance import SWEInstance
 from harness.pool import SandboxPool
-from harness.sandbox import Limits
+from harness.sandbox import Limits, SandboxError
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("resolved", "not_resolved", "apply_failed", "malformed", "timeout", "error")
+STATUSES = ("resolved", "not_resolved", "tampered", "apply_failed", "malformed", "timeout", "error")
 DEFAULT_LIMITS = Limits(memory="4g", cpus=2.0, pids=1024, timeout_s=1800)
 MAX_LOG_BYTES = 64 << 20
 ARG_LIMIT = 120_000  # Linux caps one argv string at 128 KiB
@@ -87,6 +89,12 @@ class PatchVerdict:
     # What judged it: the Python used and wanted (substituted?), the date rule, the env layer
     # (harness.images.image_info), and the validation's caveats (harness.health).
     environment: dict = field(default_factory=dict)
+    # Tamper-proofing (harness.protect, harness.canary, harness.integrity):
+    tamper: list[str] = field(default_factory=list)  # evidence of a `tampered` verdict
+    reset: dict[str, str] = field(default_factory=dict)  # non-test files reset to the base commit: path -> why
+    flags: list[str] = field(default_factory=list)  # what deserves a second look (never a verdict)
+    official: str | None = None  # what swebench's grading alone makes of the same log
+    canaries: dict = field(default_factory=dict)  # the run's canary tests and what the log showed
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -213,6 +221,7 @@ class Verifier:
         junit = healths.junit_beside(empty.log_path) if kind == "pytest" else None
         h = healths.judge(self.instance, empty, image, runners.read_report(kind, "", junit) if junit else None,
                           grading.parsed_name(self.spec.log_parser))
+        h.canary_note = canaries_.note(empty.canaries)
         gold_full = None
         if h.p2p_missing_only and self.instance.patch:
             h, gold_full = self._confirm_with_gold(h)
@@ -303,16 +312,21 @@ class Verifier:
         """The candidate's meaning-level key (harness.normalize), computed on the host."""
         return self._normalizer.key(patch)
 
-    def _dropped(self, patch: str) -> list[str]:
+    def _own(self, patch: str) -> dict:
+        """The fields of a verdict that belong to the candidate's own text: its hash, the files
+        reset to the base commit (test files apart) and its flags."""
+        kind = runners.kind_of(self.spec.test_cmd)
         try:
-            return patches.drop_files(patch, lambda p: specs.is_protected(p, self.spec))[1]
+            reset = protect.reset(patch, self.spec, kind)[1]
         except patches.PatchError:
-            return []
+            reset = {}
+        return {"patch_hash": patches.patch_hash(patch), "flags": protect.flags(patch, self.spec, kind),
+                "dropped_files": [p for p, why in reset.items() if why == "test file"],
+                "reset": {p: why for p, why in reset.items() if why != "test file"}}
 
     def _share(self, verdict: PatchVerdict, first: int | None, patch: str, **changes) -> PatchVerdict:
-        """`verdict` for another candidate with the same key (its own hash and dropped files)."""
-        return dataclasses.replace(verdict, duplicate_of=first, patch_hash=patches.patch_hash(patch),
-                                   dropped_files=self._dropped(patch), **changes)
+        """`verdict` for another candidate with the same key (its own hash, reset files, flags)."""
+        return dataclasses.replace(verdict, duplicate_of=first, **self._own(patch), **changes)
 
     def _cache_fields(self, key: str) -> dict:
         if self._image_id is None:
@@ -387,7 +401,7 @@ class Verifier:
     def _fail_fast_decides(v: PatchVerdict) -> bool:
         """The FAIL_TO_PASS-only run settles the verdict: it could not apply, ran out of time,
         or a FAIL_TO_PASS test failed (or the run reported nothing: the candidate broke it)."""
-        if v.status in ("apply_failed", "timeout", "malformed"):
+        if v.status in ("apply_failed", "timeout", "malformed", "tampered"):
             return True
         if v.status != "not_resolved":
             return False  # errors and the (impossible) resolved go to the full run
@@ -514,14 +528,24 @@ class Verifier:
                  apply_test_patch: bool = True, test_patch: str | None = None) -> PatchVerdict:
         start = time.monotonic()
         h = patches.patch_hash(patch)
-        kept, dropped = patches.drop_files(patch, lambda p: specs.is_protected(p, self.spec))
+        kind = runners.kind_of(test_cmd)
+        kept, reset = protect.reset(patch, self.spec, kind)
+        tests_patch = (self.instance.test_patch if test_patch is None else test_patch) if apply_test_patch else ""
+        own_script = bool(self.instance.eval_script) and test_cmd == self.spec.test_cmd and apply_test_patch
+        canaries = None if own_script else canaries_.make(test_cmd, specs.test_directives(self.instance), tests_patch)
+        if canaries is not None and stage in ("fail-fast", "validation-fail-fast"):
+            test_cmd = canaries_.with_selection(test_cmd, canaries)  # a selection runs them too
+        protected = sorted({*self.spec.test_files, *patches.touched_files(tests_patch),
+                            *protect.RUNNER_CODE.get(kind or "", ())} | ({canaries.file} if canaries else set()))
         report_path = f"/tmp/monkeys-report-{uuid.uuid4().hex}.xml"  # per run: not guessable ahead
-        result, phases = self._run(kept, test_cmd, apply_test_patch, report_path, test_patch)
+        result, phases, after = self._run(kept, test_cmd, apply_test_patch, report_path, test_patch,
+                                          canaries=canaries, protected=protected)
         from harness import grading
 
-        output, junit = grading.split_report(result.output)
+        output = result.output
+        collected, junit = grading.split_report(after[0])  # read out of band, after the run
         if stage in ("fail-fast", "validation-fail-fast"):
-            output = runners.selected_log(runners.kind_of(test_cmd), output)
+            output = runners.selected_log(kind, output)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{h}-{stage}.log"
         log_path.write_text(output, encoding="utf-8", errors="replace")
@@ -529,21 +553,32 @@ class Verifier:
             log_path.with_suffix(".junit.xml").write_bytes(junit)
         else:  # not an earlier run's report (harness.health reads it beside the log)
             log_path.with_suffix(".junit.xml").unlink(missing_ok=True)
-        verdict = self._judge(result, output, junit, test_cmd, str(log_path), by_exit_code)
-        verdict.patch_hash, verdict.dropped_files, verdict.phases = h, dropped, phases
+        checks = (canaries, integrity.read_manifest(output), integrity.read_manifest(collected), after[1])
+        verdict = self._judge(result, output, junit, test_cmd, str(log_path), by_exit_code, checks)
+        verdict.patch_hash, verdict.phases = h, phases
+        verdict.dropped_files = [p for p, why in reset.items() if why == "test file"]
+        verdict.reset = {p: why for p, why in reset.items() if why != "test file"}
+        verdict.flags = protect.flags(patch, self.spec, kind)
         verdict.decided_by = stage
         verdict.duration_s = round(time.monotonic() - start, 3)
         return verdict
 
     def _run(self, patch: str, test_cmd: str, apply_test_patch: bool, report_path: str,
-             test_patch: str | None = None):
-        """One fresh sandbox, one upload, one exec. Returns (ExecResult, phase seconds)."""
+             test_patch: str | None = None, *, canaries=None, protected: list[str] = ()):
+        """One fresh sandbox, one upload, one exec, then one trusted exec once the run is over
+        (stray processes killed; the runner's report and the protected files' manifest) and the
+        engine's diff of the container. Returns (ExecResult, phase seconds, (after-run output,
+        container changes))."""
         from harness import grading  # imports swebench (seconds): only once verification starts
 
         texts = [patch, self.instance.test_patch if test_patch is None else test_patch]
         row_script = self.instance.eval_script if test_cmd == self.spec.test_cmd else None  # 5.x rows
+        try:
+            paths = patches.touched_files(patch)
+        except patches.PatchError:
+            paths = []
         script = grading.eval_script(test_cmd, apply_test_patch=apply_test_patch, report_path=report_path,
-                                     row_script=row_script)
+                                     row_script=row_script, paths=paths, canaries=canaries, protected=protected)
         # Small patches travel as exec arguments (no upload round trip); others as files.
         inline = all(len(t.encode("utf-8", "surrogateescape")) < ARG_LIMIT and "\0" not in t
                      and _is_utf8(t) for t in texts)
@@ -563,15 +598,30 @@ class Verifier:
             result = sandbox.exec(cmd, timeout=self.limits.timeout_s, workdir="/testbed",
                                   max_output_bytes=MAX_LOG_BYTES, args=args,
                                   env={"PYTHONHASHSEED": self.hash_seed})
+            t3 = time.monotonic()
+            try:
+                after = sandbox.after_run(grading.collect_script(report_path, list(protected)))
+            except (SandboxError, APIError, NotFound):
+                if not result.timed_out:  # the sandbox went away after a normal run: infrastructure
+                    raise
+                after = ("", None)  # a timeout decides the verdict; the watchdog may have killed it
+            t4 = time.monotonic()
         finally:
             pool.release(sandbox)
         return result, {"acquire": round(t1 - t0, 3), "upload": round(t2 - t1, 3),
-                        "exec": round(result.duration_s, 3)}
+                        "exec": round(result.duration_s, 3), "collect": round(t4 - t3, 3)}, after
+
+    def _canaries_required(self) -> bool:
+        """Missing canaries count as tampering once validation saw them run on this image."""
+        return self._health is not None and self._health.healthy and not getattr(self._health, "canary_note", None)
 
     def _judge(self, result, output: str, junit: bytes | None, test_cmd: str, log_path: str,
-               by_exit_code: bool) -> PatchVerdict:
+               by_exit_code: bool, checks: tuple = (None, None, None, None)) -> PatchVerdict:
+        """`checks`: (the run's canaries, the manifest before the run, the manifest after it,
+        the engine's diff of the container): see harness.canary and harness.integrity."""
         from harness import grading
 
+        canaries, before, after, changes = checks
         verdict = PatchVerdict("error", log_path=log_path, test_duration_s=round(result.duration_s, 3),
                           test_command_s=grading.test_command_seconds(output),
                           test_cpu_s=grading.test_command_cpu_seconds(output))
@@ -580,6 +630,9 @@ class Verifier:
                 verdict.apply_method = line[len(grading.APPLIED):].strip()
         if result.timed_out:
             verdict.status, verdict.error = "timeout", f"exceeded {self.limits.timeout_s:g} s"
+        elif result.exit_code == grading.EXIT_UNSAFE_PATH and grading.UNSAFE_PATH in output:
+            verdict.status = "malformed"
+            verdict.error = "refused: " + output.split(grading.UNSAFE_PATH, 1)[1].splitlines()[0].strip()
         elif result.exit_code == grading.EXIT_APPLY_FAILED and grading.APPLY_PATCH_FAIL in output:
             verdict.status, verdict.error = "apply_failed", "git apply, git apply --3way and patch refused it"
         elif result.exit_code == grading.EXIT_TEST_PATCH_FAILED:
@@ -587,17 +640,46 @@ class Verifier:
         elif grading.END_TEST_OUTPUT not in output:
             verdict.error = f"the eval script stopped early (exit {result.exit_code})"
         else:
-            verdict.test_exit_code = result.exit_code
-            g = grading.grade(self.instance, self.spec.log_parser, log_path, result.exit_code,
-                              by_exit_code=by_exit_code)
+            kind = runners.kind_of(test_cmd)
+            section = output.split(grading.START_TEST_OUTPUT, 1)[-1].split(grading.END_TEST_OUTPUT, 1)[0]
+            report = runners.read_report(kind, section, junit)
+            exit_code, settled = result.exit_code, None
+            appended = canaries is not None and f"{grading.CANARIES} appended" in output.split(
+                grading.START_TEST_OUTPUT, 1)[0]
+            if appended:
+                settled = canaries_.settle(canaries, grading.parse_tests(output, self.instance, self.spec.log_parser),
+                                           exit_code, report)
+                exit_code = settled.exit_code
+                verdict.canaries = {"file": canaries.file, "must_pass": canaries.must_pass,
+                                    "must_fail": canaries.must_fail, "seen": settled.seen, "junit": settled.junit}
+            elif canaries is not None:
+                verdict.canaries = {"file": canaries.file, "unavailable": True}
+            verdict.test_exit_code = exit_code
+            g = grading.grade(self.instance, self.spec.log_parser, log_path, exit_code, by_exit_code=by_exit_code)
+            if appended:
+                g.tests = {t: st for t, st in g.tests.items()
+                           if not any(canaries.matches(t, n) for n in canaries.names())}
             verdict.tests, verdict.error = g.tests, g.note
             verdict.fail_to_pass, verdict.pass_to_pass = g.fail_to_pass, g.pass_to_pass
+            if not by_exit_code:
+                verdict.official = grading.official(self.instance, self.spec.log_parser, log_path)
+            evidence = []
+            if appended:
+                found = settled.evidence(canaries, would_resolve=g.resolved and self._canaries_required())
+                evidence += [found] if found else []
+            elif canaries is not None and g.resolved and self._canaries_required():
+                evidence.append(f"the canary tests could not be added to {canaries.file} this run")
+            evidence += integrity.compare(before, after) + integrity.suspicious(changes)
             # A printed fake can only aim at `resolved`: on a run graded otherwise a mismatch
             # changes nothing (a crashed runner's partial report, the empty candidate's run).
             graded = None if by_exit_code else {*self.instance.FAIL_TO_PASS, *self.instance.PASS_TO_PASS}
-            mismatch = g.resolved and grading.runner_check(output, junit, test_cmd, g.tests, result.exit_code,
-                                                           self.spec.log_parser, graded)
-            if mismatch:
+            mismatch = g.resolved and grading.runner_check(output, junit, test_cmd, g.tests, exit_code,
+                                                           self.spec.log_parser, graded,
+                                                           report=canaries_.without(report, canaries, settled))
+            if evidence:
+                verdict.status, verdict.tamper = "tampered", evidence
+                verdict.error = f"tampered: {evidence[0]}"
+            elif mismatch:
                 verdict.error = f"test output does not match the runner's report: {mismatch}"
             else:
                 verdict.status = "resolved" if g.resolved else "not_resolved"

@@ -126,8 +126,9 @@ def test_fake_passed_lines_are_not_resolved(calc, cache, tmp_path):
         for fail_fast in (True, False):
             v.fail_fast = fail_fast
             verdict = v.verify(fake)
-            assert verdict.status == "error" and not verdict.resolved, verdict
-            assert "does not match the runner's report" in verdict.error
+            # the runner's report disagrees, and the canaries a resolved run must show are missing
+            assert verdict.status == "tampered" and not verdict.resolved, verdict
+            assert "canary" in verdict.tamper[0] and verdict.official == "resolved"
             # the log parser alone was fooled: every test reads as passing
             assert set(verdict.tests.values()) == {"PASSED"} and len(verdict.tests) == 4
 

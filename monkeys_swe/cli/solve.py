@@ -117,6 +117,8 @@ def print_summary(console: Console, result) -> None:
     model_oracle = "passes_reproduction_tests" in s  # never "resolved": the model wrote the tests
     rows = [
         ("attempts", str(s["attempts"])), ("statuses", statuses or "-"),
+        ("caught tampering", f"[red]{s['tampered']}[/red] (wrong attempts; see each verdict's tamper evidence)"
+         if s.get("tampered") else "0"),
         ("applied", str(s["applied"])), ("pass existing tests", str(s["pass_existing_tests"])),
         ("pass reproduction tests (model-written)", str(s["passes_reproduction_tests"])) if model_oracle else
         ("resolved", str(s["resolved"])), ("unique patches", f"{s['unique_patches']} ({s['unique_applied_patches']} applied, "

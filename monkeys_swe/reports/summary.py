@@ -133,9 +133,11 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
     for p in data.problems:
         s = summarize_problem(p.problem.id, p.answers, p.correct, p.problem.answer)
         rows.append({"id": s.id, "attempts": s.attempts, "correct": s.correct, "errors": p.errors,
+                     "tampered": tampered(p.details),
                      "top_answer": s.top_answer, "top_answer_share": round(s.top_answer_share, 4),
                      "reference": s.reference})
     counts = data.counts
+    n_tampered = sum(r["tampered"] for r in rows)
     return {
         "run_dir": str(data.run_dir),
         "run_id": data.run_dir.name,
@@ -149,7 +151,9 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "verified": counts["verified"],
         "errors": counts["errors"],
         "failed_slots": counts["failed_slots"],
-        "warnings": warnings(counts),
+        "tampered": n_tampered,  # SWE attempts caught forging or changing what judges them (wrong, in n)
+        "warnings": warnings(counts) + ([f"{n_tampered} attempts were caught tampering with the tests or the "
+                                         "runner (harness/README.md): counted as wrong"] if n_tampered else []),
         "correct_attempts": counts["correct"],
         "solved": sum(1 for x in c if x > 0),
         "prompt_tokens": counts["prompt_tokens"],
@@ -165,6 +169,11 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "majority_at_n": float(majority[-1]) if len(majority) else 0.0,
         "per_problem": rows,
     }
+
+
+def tampered(details: list[dict[str, Any]]) -> int:
+    """How many of these verdicts are `tampered` (harness: forged or changed what judges them)."""
+    return sum(1 for d in details if (d or {}).get("status") == "tampered")
 
 
 def warnings(counts: dict[str, int]) -> list[str]:

@@ -135,7 +135,7 @@ def summarize(store: Store, pid: str, selection, extra: dict[str, Any]) -> dict[
     counts = store.counts()
     return {
         "instance_id": pid, "attempts": counts["attempts"], "verified": n, "errors": len(every) - n,
-        "statuses": dict(statuses),
+        "statuses": dict(statuses), "tampered": statuses.get("tampered", 0),
         "applied": len(applied), "unique_patches": len({v.answer for _, v in verdicts if v.answer}),
         "unique_applied_patches": len({v.answer for v in applied}),
         # by meaning (harness.normalize: same code after dropping test-file edits)

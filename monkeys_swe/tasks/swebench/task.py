@@ -220,7 +220,8 @@ class SWEBenchTask(Task):
                                   "fail_to_pass": v.fail_to_pass, "pass_to_pass": v.pass_to_pass,
                                   "tests_run": len(v.tests), "log_path": v.log_path, "patch_hash": v.patch_hash,
                                   "semantic_key": v.semantic_key, "cached": v.cached,
-                                  "passes_existing_tests": False if v.status not in APPLIED else None}
+                                  "passes_existing_tests": False if v.status not in APPLIED else None,
+                                  "tamper": v.tamper, "reset": v.reset, "flags": v.flags, "official": v.official}
         if self.oracle_is_model_written:  # the reproduction tests ran here: solve/repro.py reuses their outcomes
             detail["repro_outcomes"] = v.tests
         if v.status in APPLIED and self.regression:
