@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "solve": ("monkeys_swe.cli.solve", "Draw many patches for one issue and verify each in Docker."),
     "runs": ("monkeys_swe.cli.runs", "List runs: task, model, samples, coverage, errors, state."),
     "show": ("monkeys_swe.cli.show", "Show one attempt of a run (an agent trajectory, a patch)."),
+    "view": ("monkeys_swe.cli.view", "Write a browsable HTML page of a run's problems and attempts."),
     "sweep": ("monkeys_swe.cli.sweep", "Run a grid of benchmark runs from a YAML config."),
 }
 
