@@ -120,6 +120,9 @@ def read_run(run_dir: Path) -> RunRow:
 
 def _fill(row: RunRow, con: sqlite3.Connection) -> None:
     q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        return  # created, never written: a start that failed at once
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     config = json.loads(meta.get("config", "{}")) or {}
     row.task = str(config.get("task", "?"))
@@ -132,7 +135,6 @@ def _fill(row: RunRow, con: sqlite3.Connection) -> None:
     row.judged = q(f"SELECT COUNT(*) FROM verdicts WHERE status != '{ERROR}'")
     row.errors = q(f"SELECT COUNT(*) FROM verdicts WHERE status = '{ERROR}'")
     row.solved = q(f"SELECT COUNT(DISTINCT problem_id) FROM verdicts WHERE correct = 1 AND status != '{ERROR}'")
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     row.failed_slots = q("SELECT COUNT(*) FROM failures") if "failures" in tables else 0
     last = q("SELECT MAX(t) FROM (SELECT MAX(created_at) t FROM attempts UNION ALL SELECT MAX(created_at) FROM verdicts)")
     if last:  # the last attempt or verdict, else the file's time
