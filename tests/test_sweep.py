@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROME_FLAGS, chromium
 from tests.conftest import REPO, cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -53,17 +53,6 @@ def attempts_in(db: Path) -> int:
             con.close()
     except sqlite3.OperationalError:  # created but the schema not yet written
         return 0
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "headless Chromium is needed: apt-get install -y chromium (.ci/bootstrap installs it)"
-    return found
-
-
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--enable-logging=stderr", "--v=0"]
 
 
 def render(page: Path, tmp: Path) -> tuple[Path, str, str]:
