@@ -82,6 +82,7 @@ window.addEventListener("load", async () => {
   document.querySelector('.chip[data-status="correct"]').click(); await tick();
   out.push(document.body.dataset.shownAttempts, location.hash);
   document.querySelectorAll("tr.arow")[2].click(); await tick();
+  for (let i = 0; i < 100 && !document.querySelector("#detail h2"); i++) await tick();  // details inflate async
   out.push(document.querySelector("#detail h2").textContent);
   const solved = document.getElementById("f-solved");
   solved.value = "no"; solved.dispatchEvent(new Event("change")); await tick();

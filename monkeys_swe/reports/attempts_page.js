@@ -4,7 +4,19 @@
 (function () {
   "use strict";
   const D = JSON.parse(document.getElementById("index").textContent);
-  let details = null; // parsed on the first attempt opened
+  // details: compressed blocks after this script, inflated and parsed on the first attempt opened in each
+  const done = new Map(), pending = new Map();
+  const parsed = new Promise((ok) => document.readyState === "loading"
+    ? document.addEventListener("DOMContentLoaded", ok) : ok());
+  function need(id) {
+    if (!pending.has(id)) pending.set(id, parsed.then(() => {
+      const bin = atob(document.getElementById(id).textContent.trim()), bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+      return new Response(stream).text();
+    }).then((text) => { done.set(id, JSON.parse(text)); }));
+    return pending.get(id);
+  }
   const PAGE = 100, PPAGE = 50;
   const P = D.problems, A = D.attempts, S = D.statuses;
   const $ = (id) => document.getElementById(id);
@@ -121,15 +133,22 @@
     const cut = key.lastIndexOf(":"), pi = pidIndex.get(key.slice(0, cut)), idx = +key.slice(cut + 1);
     const ai = pi === undefined ? -1 : byProblem[pi].find((a) => A[a][1] === idx);
     if (ai === undefined || ai < 0) { box.innerHTML = `<p class="err">No attempt ${esc(key)} in this run.</p>`; return; }
-    if (details === null) details = JSON.parse(document.getElementById("details").textContent);
-    const r = A[ai], d = details.attempts[ai], t = d.trajectory;
+    const ac = "a" + Math.floor(ai / D.chunks.attempts), pc = "p" + Math.floor(pi / D.chunks.prompts);
+    if (!done.has(ac) || !done.has(pc)) {
+      box.innerHTML = `<p class="hint">Reading attempt ${esc(key)}...</p>`;
+      Promise.all([need(ac), need(pc)]).then(() => { if (state().attempt === key) renderDetail(key); },
+        (e) => { box.innerHTML = `<p class="err">Cannot read this attempt's details: ${esc(e)}</p>`; });
+      return;
+    }
+    const r = A[ai], d = done.get(ac)[ai % D.chunks.attempts], t = d.trajectory;
+    const prompt = done.get(pc)[pi % D.chunks.prompts];
     let html = `<h2>${esc(P[pi][0])} · attempt ${idx} ${badge(r[2])}</h2>` +
       `<table class="kv"><tr><th>verdict</th><td class="verdict">${esc(S[r[2]])}${r[3] ? " (correct)" : ""}</td></tr>` +
       `<tr><th>extracted answer</th><td class="answer">${esc(d.answer == null ? "(none)" : d.answer)}</td></tr>` +
       `<tr><th>reference</th><td class="reference">${esc(P[pi][1] == null ? "(none)" : P[pi][1])}</td></tr>` +
       `<tr><th>tokens</th><td>${d.tokens[0]} prompt + ${d.tokens[1]} completion · seed ${esc(d.seed)} · ` +
       `${d.latency_s} s · finish ${esc(d.finish)}</td></tr></table>`;
-    html += section("prompt", "prompt", details.prompts[pi], false);
+    html += section("prompt", "prompt", prompt, false);
     html += section("completion", "completion", d.text, !t);
     html += section("diff", "diff", d.diff, true);
     if (d.detail && Object.keys(d.detail).length) html += section("vdetail", "verdict detail", JSON.stringify(d.detail, null, 1), true);
@@ -145,6 +164,7 @@
           (st.output ? `<pre class="out">${esc(st.output)}</pre>` : "") + `</div>`).join("") + `</details>`;
     }
     box.innerHTML = html;
+    document.body.setAttribute("data-detail-ms", performance.now().toFixed(1));
   }
 
   document.addEventListener("click", (e) => {
