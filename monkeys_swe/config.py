@@ -65,22 +65,13 @@ class RunConfig(BaseModel):
 
         return parse_ids(value)
 
-    @field_validator("filter")
+    @field_validator("filter", "slice")
     @classmethod
-    def _filter(cls, value: str | None) -> str | None:
-        from monkeys_swe.choose import compile_filter
+    def _choice(cls, value: str | None, info) -> str | None:
+        from monkeys_swe.choose import compile_filter, parse_slice
 
         if value is not None:
-            compile_filter(value)
-        return value
-
-    @field_validator("slice")
-    @classmethod
-    def _slice(cls, value: str | None) -> str | None:
-        from monkeys_swe.choose import parse_slice
-
-        if value is not None:
-            parse_slice(value)
+            (compile_filter if info.field_name == "filter" else parse_slice)(value)
         return value
 
     def identity(self) -> dict[str, Any]:

@@ -100,6 +100,10 @@ def test_verify_refuses_a_choice_it_cannot_make(tmp_path):
     assert proc.returncode == 2 and "error: --ids: not in the predictions: o__r-2" in proc.stderr
     proc = cli("verify", "--gold", "--data", str(data), "--filter", "-9$", "--report", str(tmp_path / "r.json"))
     assert proc.returncode == 2 and f"--filter '-9$' matches no id in {data} (3 ids)" in proc.stderr
+    from monkeys_swe.cli.verify import _chosen  # what verify then judges (Docker not needed to check the choice)
+
+    assert _chosen(str(data), None, None, ids=None, filter="-[12]$", slice="::-1") == ["o__r-2", "o__r-1"]
+    assert _chosen(str(data), ["o__r-2", "o__r-0"], None, ids="o__r-0", filter=None, slice=None) == ["o__r-0"]
     patch = tmp_path / "p.diff"
     patch.write_text("")
     proc = cli("verify", "--instance", "o__r-1", "--patch", str(patch), "--data", str(data), "--slice", ":1")
