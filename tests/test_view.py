@@ -108,3 +108,21 @@ def test_screenshot_of_the_page(page, tmp_path):
     assert shot.read_bytes()[:8] == PNG and shot.stat().st_size > 30_000  # a rendered page, not a blank one
     con = sqlite3.connect(page.parent.parent / "run.db")
     assert con.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 8
+
+
+def test_a_link_to_an_attempt_opens_its_page_of_the_list(tmp_path):
+    from monkeys_swe.reports.attempts_page import write_attempts_page
+    from monkeys_swe.types import Problem, Sample
+
+    store = Store(tmp_path / "run")
+    store.set_meta("config", {"task": "gsm8k", "samples": 100})
+    store.add_problems([Problem(f"p{i}", f"question {i}", "7", {}) for i in range(3)])
+    for i in range(3):
+        for k in range(100):
+            store.add_sample(Sample(f"p{i}", k, f"#### {k}", 1, 1, k, 0.1, "stop", {}))
+            store.add_verdict(f"p{i}", k, Verdict(k == 7, "correct" if k == 7 else "incorrect", str(k)))
+    store.close()
+    page = write_attempts_page(tmp_path / "run", tmp_path / "a.html")
+    dom, _ = dump_dom(page.as_uri() + "#attempt=p2:50", tmp_path / "p")
+    assert "page 3 of 3" in element_text(dom, "attempts") and 'class="arow sel" data-attempt="p2:50"' in dom
+    assert "p2 · attempt 50" in element_text(dom, "detail") and "question 2" in element_text(dom, "detail")

@@ -58,6 +58,7 @@
       ` page ${page + 1} of ${pages} <button data-go='${JSON.stringify({ [key]: page + 1 })}' ${page + 1 >= pages ? "disabled" : ""}>&rarr;</button></div>`;
   }
 
+  let first = true;
   function render() {
     const s = state();
     const si = s.status ? S.indexOf(s.status) : -1;
@@ -107,7 +108,12 @@
         `<td>${counts[i].map((c, k) => c ? `${badge(k)}${c}` : "").join(" ")}</td></tr>`).join("") +
       `</tbody></table>` + pager(probs.length, PPAGE, pp, "ppage");
 
-    const page = Math.min(s.page, Math.max(0, Math.ceil(atts.length / PAGE) - 1));
+    let page = Math.min(s.page, Math.max(0, Math.ceil(atts.length / PAGE) - 1));
+    if (first && s.attempt && !s.page) {  // a link to an attempt opens the list at its page
+      const at = atts.findIndex((a) => `${P[A[a][0]][0]}:${A[a][1]}` === s.attempt);
+      if (at >= 0) page = Math.floor(at / PAGE);
+    }
+    first = false;
     $("attempts").innerHTML = `<h2>Attempts <small>${atts.length}${s.problem ? " of " + esc(s.problem) : ""}` +
       `${si >= 0 ? " · " + esc(s.status) : ""}</small></h2><table><tbody>` +
       atts.slice(page * PAGE, page * PAGE + PAGE).map((a) => {
