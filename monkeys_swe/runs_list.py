@@ -1,7 +1,8 @@
 """What `monkeys-swe runs` lists: every run under a directory, read without writing anything.
 
-State: `running` while a live process holds the run's lock (the file `lock` in the run directory,
-with the holder's pid and host), `done` when every slot has an attempt with a real verdict,
+State: `running` while a live process holds the run's writer lock (`run.lock` in the run directory:
+JSON with the holder's pid and host, emptied when it is released; a writer killed with -9 leaves its
+dead pid, which counts as no holder), `done` when every slot has an attempt with a real verdict,
 `interrupted` when some are missing or could not be judged (rerun the command to resume), `empty`
 when no problem was ever stored (a start that failed), `unreadable` when run.db is not a run store.
 """
@@ -46,12 +47,20 @@ class RunRow:
         return {**asdict(self), "coverage": self.coverage}
 
 
+LOCK_NAMES = ("run.lock", "lock")
+
+
 def lock_holder(run_dir: Path) -> tuple[int, str] | None:
-    """(pid, host) written in RUN/lock: JSON {"pid": .., "host": ..}, or text naming them."""
-    path = run_dir / "lock"
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
+    """(pid, host) written in the run's lock file: JSON {"pid": .., "host": ..}, or text naming them."""
+    text = ""
+    for name in LOCK_NAMES:
+        try:
+            text = (run_dir / name).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        if text:
+            break
+    if not text:
         return None
     try:
         data = json.loads(text)

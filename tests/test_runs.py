@@ -30,8 +30,8 @@ def test_runs_lists_task_model_counts_and_state(tmp_path, data_dir):
     con.close()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (running / "lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
-        (done / "lock").write_text(f"{2 ** 22 + 12345} {socket.gethostname()}\n")  # a stale lock: no such pid
+        (running / "run.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+        (done / "run.lock").write_text(f"{2 ** 22 + 12345} {socket.gethostname()}\n")  # a stale lock: no such pid
         (runs / "never-written").mkdir()
         (runs / "never-written" / "run.db").write_bytes(b"")
         (runs / "garbage").mkdir()
