@@ -151,8 +151,11 @@ def _fill(row: RunRow, con: sqlite3.Connection) -> None:
 
 
 def list_runs(runs_dir: Path) -> list[RunRow]:
-    """Every run directly under `runs_dir` (or `runs_dir` itself, if it is a run), newest first."""
+    """Every run directly under `runs_dir` (or `runs_dir` itself, if it is a run; or a sweep's
+    `runs_dir/runs`), newest first."""
     dirs = [runs_dir] if (runs_dir / DB_NAME).exists() else sorted(p.parent for p in runs_dir.glob(f"*/{DB_NAME}"))
+    if not dirs and (runs_dir / "runs").is_dir():
+        return list_runs(runs_dir / "runs")
     rows = [read_run(d) for d in dirs]
     return sorted(rows, key=lambda r: r.updated, reverse=True)
 
