@@ -17,6 +17,9 @@ from monkeys_swe.types import GenerationParams
 # Fields that don't change what a run computes; they may differ between a run and its resume.
 _NOT_IDENTITY = {"concurrency", "verify_workers", "runs_dir", "api_key", "progress", "retry_errors", "max_failed_requests"}
 
+# Fields that choose problems (monkeys_swe.choose): part of the identity only when set.
+_CHOICE = ("ids", "filter", "slice")
+
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -25,6 +28,9 @@ class RunConfig(BaseModel):
     data: str | None = Field(None, description="local data file; default: the task's Hugging Face dataset")
     task_args: dict[str, Any] = Field(default_factory=dict, description="the task's settings (its constructor's "
                                       "keyword arguments); all but its cosmetic ones are part of the run's identity")
+    ids: list[str] | None = Field(None, description="only these problem ids (sorted, deduplicated)")
+    filter: str | None = Field(None, description="only problem ids this regex finds (re.search)")
+    slice: str | None = Field(None, description="python-style start:stop[:step] of the chosen problems")
     limit: int | None = Field(None, ge=1)
     samples: int = Field(8, ge=1)
     backend: str = "llamacpp"
@@ -52,11 +58,30 @@ class RunConfig(BaseModel):
             raise UserError(f"unknown {info.field_name} '{name}': choose one of {', '.join(sorted(table))}")
         return name
 
+    @field_validator("ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        from monkeys_swe.choose import parse_ids
+
+        return parse_ids(value)
+
+    @field_validator("filter", "slice")
+    @classmethod
+    def _choice(cls, value: str | None, info) -> str | None:
+        from monkeys_swe.choose import compile_filter, parse_slice
+
+        if value is not None:
+            (compile_filter if info.field_name == "filter" else parse_slice)(value)
+        return value
+
     def identity(self) -> dict[str, Any]:
         """What the run computes: its directory is named after it, and a resume must match it."""
         from monkeys_swe.registry import task_class
 
         out = {k: v for k, v in self.model_dump().items() if k not in _NOT_IDENTITY}
+        for key in _CHOICE:  # which problems: identity when given (runs without keep their names)
+            if out[key] is None:
+                del out[key]
         cls = task_class(self.task)
         cosmetic = cls.cosmetic_args if self.task_args else ()
         args = {k: v for k, v in self.task_args.items() if k not in cosmetic}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from monkeys_swe.choose import load_problems
 from monkeys_swe.config import RunConfig
 from monkeys_swe.errors import UserError
 from monkeys_swe.executors import Executor, LocalExecutor
@@ -62,7 +63,7 @@ def open_run(config: RunConfig, task: Any, problems: list[Problem] | None = None
     stored_problems = store.problems()
     if not stored_problems:
         try:
-            stored_problems = problems if problems is not None else task.load(config.data, config.limit)
+            stored_problems = problems if problems is not None else load_problems(task, config)
         except BaseException:
             store.close()
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monkeys_swe.config import RunConfig, load_yaml, parse_config
 from monkeys_swe.errors import UserError
+from monkeys_swe.shared_samples import generation_key, share_samples
 from monkeys_swe.store import DB_NAME, Store
 
 
@@ -66,19 +68,43 @@ class Cell(BaseModel):
     config: RunConfig
     status: str = "pending"  # pending, done, skipped (already complete), failed
     error: str | None = None
+    shared: str | None = None  # "N attempts from RUN": taken from a sibling cell instead of drawn
     summary: dict[str, Any] | None = None
 
     def row(self) -> dict[str, Any]:
         c = self.config
         return {"name": self.name, "task": c.task, "model": self.label, "backend": c.backend,
                 "samples": c.samples, "temperature": c.temperature, "run_dir": str(c.run_dir()),
-                "status": self.status, "error": self.error, "summary": self.summary}
+                "status": self.status, "error": self.error, "shared": self.shared, "summary": self.summary}
 
 
-def load_sweep(path: str | Path, out_dir: str | Path | None = None) -> tuple[SweepConfig, Path, list[Cell]]:
-    """Validate the YAML and build every cell's RunConfig up front: a bad cell fails before any runs."""
+def resolve_paths(sweep: SweepConfig, config_dir: Path) -> None:
+    """Relative file paths in the YAML name files next to it, wherever the command runs: `data`,
+    `ids: "@FILE"`, `replay_from`, and a `model` that is a file there (a GGUF); served model names stay."""
+    def rel(value: str) -> str:
+        p = Path(value).expanduser()
+        return value if p.is_absolute() else os.path.normpath(config_dir.absolute() / p)
+
+    if isinstance(sweep.base.get("data"), str):
+        sweep.base["data"] = rel(sweep.base["data"])
+    if isinstance(sweep.base.get("ids"), str) and sweep.base["ids"].startswith("@"):
+        sweep.base["ids"] = "@" + rel(sweep.base["ids"][1:])
+    for spec in sweep.grid.model:
+        if spec.replay_from:
+            spec.replay_from = rel(spec.replay_from)
+        if spec.model and (config_dir / spec.model).is_file():
+            spec.model = rel(spec.model)
+
+
+def load_sweep(path: str | Path, out_dir: str | Path | None = None,
+               choice: dict[str, Any] | None = None) -> tuple[SweepConfig, Path, list[Cell]]:
+    """Validate the YAML and build every cell's RunConfig up front: a bad cell fails before any runs.
+
+    `choice`: --ids/--filter/--slice from the command line, over the YAML's own (every cell)."""
     path = Path(path)
     sweep = parse_config(SweepConfig, load_yaml(path), str(path))
+    resolve_paths(sweep, path.parent)
+    sweep.base.update({k: v for k, v in (choice or {}).items() if v is not None})
     name = sweep.name or path.stem
     root = Path(out_dir or sweep.out_dir or Path("sweeps") / name)
     for key in ("task", "samples", "temperature", "runs_dir"):
@@ -109,8 +135,11 @@ def is_complete(config: RunConfig) -> bool:
         store.close()
 
 
-def run_cell(cell: Cell, on_update: Callable | None = None, executor: Any = None) -> None:
-    """Run (or resume) one cell; its failure is recorded on the cell, never raised (Ctrl-C still stops)."""
+def run_cell(cell: Cell, on_update: Callable | None = None, executor: Any = None,
+             siblings: list[Cell] | None = None) -> None:
+    """Run (or resume) one cell; its failure is recorded on the cell, never raised (Ctrl-C still stops).
+
+    `siblings`: cells that draw the same samples (generation_key); what they hold is copied first."""
     from monkeys_swe.reports import summarize_run
     from monkeys_swe.runner import Runner
 
@@ -118,13 +147,32 @@ def run_cell(cell: Cell, on_update: Callable | None = None, executor: Any = None
         if is_complete(cell.config):
             cell.status = "skipped (complete)"
         else:
-            Runner(cell.config, on_update=on_update, executor=executor).run()
-            cell.status = "done"
+            cell.shared = share_samples(cell.config, [c.config for c in siblings or []])
+            if cell.shared and is_complete(cell.config):
+                cell.status = "done"  # every slot came from a sibling: no model to load
+            else:
+                Runner(cell.config, on_update=on_update, executor=executor).run()
+                cell.status = "done"
         cell.summary = summarize_run(cell.config.run_dir())
     except UserError as exc:
         cell.status, cell.error = "failed", str(exc)
     except Exception as exc:  # a backend or task bug in one cell must not cost the other cells
         cell.status, cell.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def sample_groups(cells: list[Cell]) -> list[list[Cell]]:
+    """Cells that draw the same attempts (equal but for `samples`), each group in grid order."""
+    groups: dict[str, list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault(generation_key(cell.config), []).append(cell)
+    return list(groups.values())
+
+
+def run_group(group: list[Cell], executor: Any = None) -> None:
+    """One group's pending cells one after another: each copies what the earlier ones drew."""
+    for cell in group:
+        if cell.status == "pending":
+            run_cell(cell, executor=executor, siblings=group)
 
 
 def write_state(root: Path, cells: list[Cell]) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROME_FLAGS, chromium
 from tests.conftest import REPO, cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -53,17 +53,6 @@ def attempts_in(db: Path) -> int:
             con.close()
     except sqlite3.OperationalError:  # created but the schema not yet written
         return 0
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "headless Chromium is needed: apt-get install -y chromium (.ci/bootstrap installs it)"
-    return found
-
-
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--enable-logging=stderr", "--v=0"]
 
 
 def render(page: Path, tmp: Path) -> tuple[Path, str, str]:
@@ -210,3 +199,45 @@ def test_no_container_outlives_its_cell(tmp_path, data_dir):
         assert cell.status == "done", cell.error
         assert cell.summary["attempts"] == 2 * cell.config.samples and cell.summary["correct_attempts"] == 2
         assert client.api.containers(all=True, filters=ours) == [], f"containers left after {cell.name}"
+
+
+def test_paths_resolve_next_to_the_config_and_cells_share_samples(tmp_path, data_dir):
+    """Run from another directory: data and replay_from are read next to the YAML. Cells equal but for
+    their sample count draw each attempt once: later cells copy what earlier ones hold."""
+    conf, elsewhere = tmp_path / "conf", tmp_path / "elsewhere"
+    (tmp_path / "data").mkdir()
+    conf.mkdir()
+    elsewhere.mkdir()
+    lines = (data_dir / "gsm8k" / "test.jsonl").read_text().splitlines()[:6]
+    (tmp_path / "data" / "g.jsonl").write_text("\n".join(lines) + "\n")
+    records = []
+    for line in lines:
+        gold = json.loads(line)["answer"].split("####")[-1].strip()
+        records.append({"question": json.loads(line)["question"], "gt_answer": gold,
+                        "samples": [f"#### {gold}" if j == 3 else f"#### {j + 1000}" for j in range(4)]})
+    (conf / "published.json").write_text(json.dumps(records))
+    (conf / "sweep.yaml").write_text(
+        "name: shared\nbase: {data: ../data/g.jsonl, max_tokens: 48}\n"
+        "grid:\n  task: gsm8k\n  model: [{backend: replay, replay_from: published.json, label: pub}]\n"
+        "  samples: [2, 4, 3]\n  temperature: [0.7]\nhtml: false\n")
+    proc = cli("sweep", "../conf/sweep.yaml", "--filter", "gsm8k-[135]$", "--slice", "1:", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cells = {c["samples"]: c for c in json.loads((elsewhere / "sweeps" / "shared" / "sweep.json").read_text())["cells"]}
+    assert [cells[n]["status"] for n in (2, 4, 3)] == ["done"] * 3
+    n2, n4, n3 = (Path(elsewhere / "sweeps" / "shared" / "runs" / Path(cells[n]["run_dir"]).name) for n in (2, 4, 3))
+    assert cells[2]["shared"] is None
+    assert cells[4]["shared"] == f"4 attempts from {n2.name}" and cells[3]["shared"] == f"6 attempts from {n4.name}"
+    assert "(4 attempts from" in proc.stdout
+
+    def rows(run: Path) -> dict:
+        con = sqlite3.connect(run / "run.db")
+        return {(p, i): (t, c, s) for p, i, t, c, s in con.execute(
+            "SELECT a.problem_id, a.idx, a.text, a.created_at, v.status FROM attempts a JOIN verdicts v USING (problem_id, idx)")}
+
+    r2, r4, r3 = rows(n2), rows(n4), rows(n3)
+    assert sorted({p for p, _ in r3}) == ["gsm8k-3", "gsm8k-5"]  # --filter, then --slice 1:
+    assert len(r2) == 4 and len(r4) == 8 and len(r3) == 6  # every slot stored and judged
+    assert all(r4[k] == v for k, v in r2.items())  # the same rows, not drawn again (same created_at)
+    assert all(r3[k] == r4[k] for k in r3)
+    summary = {c: json.loads((run / "report" / "summary.json").read_text()) for c, run in (("n4", n4), ("n3", n3))}
+    assert summary["n4"]["coverage"][-1] == 1.0 and summary["n3"]["coverage"][-1] == 0.0  # gold is attempt 3

@@ -20,7 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("monkeys_swe.cli.verify", "Verify SWE-bench predictions (or one patch) in Docker."),
     "images": ("monkeys_swe.cli.images", "Build, list and prune Docker snapshot images."),
     "solve": ("monkeys_swe.cli.solve", "Draw many patches for one issue and verify each in Docker."),
+    "runs": ("monkeys_swe.cli.runs", "List runs: task, model, samples, coverage, errors, state."),
     "show": ("monkeys_swe.cli.show", "Show one attempt of a run (an agent trajectory, a patch)."),
+    "view": ("monkeys_swe.cli.view", "Write a browsable HTML page of a run's problems and attempts."),
     "sweep": ("monkeys_swe.cli.sweep", "Run a grid of benchmark runs from a YAML config."),
 }
 

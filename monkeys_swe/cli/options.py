@@ -39,10 +39,25 @@ def sampling_options(f: Callable | None = None, *, temperature: float | None = N
     return _apply(f, opts) if f is not None else (lambda g: _apply(g, opts))
 
 
+def choice_options() -> list[Callable]:
+    """Which problems: applied after loading, in this order, before --limit (monkeys_swe.choose)."""
+    return [
+        click.option("--ids", help="Only these problem ids: a comma list, or @FILE with one id per line."),
+        click.option("--filter", "filter", metavar="REGEX", help="Only problem ids this regular expression finds."),
+        click.option("--slice", "slice", metavar="START:STOP[:STEP]",
+                     help="Python-style slice of the chosen problems, e.g. 0:50 or ::10."),
+    ]
+
+
+def choice_flags(f: Callable) -> Callable:
+    return _apply(f, choice_options())
+
+
 def run_options(f: Callable) -> Callable:
     opts = [
         click.option("--data", help="Local data file (JSONL, JSONL.gz, JSON, parquet). Default: the task's Hugging Face dataset."),
-        click.option("--limit", type=int, help="Use the first N problems."),
+        *choice_options(),
+        click.option("--limit", type=int, help="Use the first N problems (of those chosen by --ids, --filter, --slice)."),
         click.option("--samples", "-n", type=int, help="Attempts per problem (default 8)."),
         sampling_options,
         click.option("--runs-dir", help="Where run directories go (default ./runs)."),

@@ -14,7 +14,7 @@ from monkeys_swe.errors import UserError
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Where plots and summary.json go (default: RUN/report for one run, ./report for several).")
-@click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
+@click.option("--html", is_flag=True, help="Also write a self-contained report.html and, for one run, attempts.html (every attempt, browsable).")
 @click.option("--import", "imports", multiple=True, type=click.Path(path_type=Path),
               help="A monkey_business-style JSON file or directory to turn into a run first (repeatable).")
 @click.option("--task", default=None, help="Task of the imported samples (verifies them when they lack is_corrects).")

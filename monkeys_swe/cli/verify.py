@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from monkeys_swe.cli.options import choice_flags
 from monkeys_swe.errors import UserError
 from monkeys_swe.executors.options import executor_from, ray_options
 
@@ -18,6 +19,7 @@ from harness.instance import DEFAULT_DATASET as DEFAULT_DATA
 @click.option("--data", default=DEFAULT_DATA, show_default=True,
               help="SWE-bench instances: local .jsonl/.jsonl.gz/.json, or a Hugging Face dataset name.")
 @click.option("--instance", "instance_ids", multiple=True, help="Instance id (repeatable).")
+@choice_flags
 @click.option("--patch", "patch_file", type=click.Path(exists=True, dir_okay=False),
               help="A diff to verify against --instance.")
 @click.option("--gold", is_flag=True, help="Verify each selected instance's own gold patch.")
@@ -42,7 +44,7 @@ from harness.instance import DEFAULT_DATASET as DEFAULT_DATA
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False),
               help="The verdict cache, reused across runs (SQLite; default ~/.cache/monkeys-swe/verdicts.db).")
 @ray_options
-def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool_size, timeout, memory,
+def command(predictions, data, instance_ids, ids, filter, slice, patch_file, gold, repo_mirror, pool_size, timeout, memory,
             cpus, base_image, no_prebuilt, image_source, report_path, log_dir, full_grading, **ray_flags):
     """Exit status 0 when every prediction was judged; 3 when an image could not be had or
     a verdict is `error` (one line per such instance on stderr). Each verdict is appended
@@ -75,8 +77,11 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
     try:
         preds = batch.read_predictions(predictions) if predictions else None
         wanted = list(instance_ids) or ([p["instance_id"] for p in preds] if preds else None)
+        if ids is not None or filter is not None or slice is not None:
+            wanted = _chosen(data, wanted, patch_file, ids=ids, filter=filter, slice=slice)
+            preds = [p for p in preds if p["instance_id"] in set(wanted)] if preds else preds
         if gold and not wanted:
-            raise UserError("--gold needs --instance ID (repeatable) to say which instances")
+            raise UserError("--gold needs --instance ID (repeatable), --ids, --filter or --slice to say which instances")
         instances = {i.instance_id: i for i in load_instances(data, ids=wanted)}
         if patch_file:
             preds = [{"instance_id": instance_ids[0], "model_name_or_path": Path(patch_file).name,
@@ -107,6 +112,20 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
         click.echo(f"not judged: {iid}: {reason}", err=True)
     if report["unjudged"]:
         raise SystemExit(3)
+
+
+def _chosen(data: str, wanted: list[str] | None, patch_file: str | None, **choice) -> list[str]:
+    """--ids/--filter/--slice among the predictions' (or --instance's) ids, else among all of DATA's."""
+    from harness.instance import load_instances
+    from monkeys_swe.choose import choose, parse_ids
+
+    if patch_file:
+        raise UserError("--ids, --filter and --slice choose among predictions or --gold instances, not with --patch")
+    where = "the predictions" if wanted is not None else data
+    if wanted is None:
+        wanted = [i.instance_id for i in load_instances(data)]
+    return choose(list(dict.fromkeys(wanted)), str, ids=parse_ids(choice["ids"]), filter=choice["filter"],
+                  slice=choice["slice"], where=where)
 
 
 def _print_table(report: dict) -> None:

@@ -53,6 +53,9 @@ def report_run(run_dir: str | Path, *, console: Console | None = None, out_dir: 
         from monkeys_swe.reports.html import write_html
 
         files["html"] = write_html(out / "report.html", f"Run {summary['run_id']}", [summary], files)
+        from monkeys_swe.reports.attempts_page import write_attempts_page
+
+        files["attempts"] = write_attempts_page(run_dir, out / "attempts.html")  # every attempt, browsable
     files["summary"] = out / "summary.json"
     summary["files"] = {k: str(v) for k, v in files.items()}
     _write_json(files["summary"], summary)
