@@ -8,15 +8,14 @@ GSM8K answers are numbers: sign and decimals kept (`#### .18` is 0.18, `#### -$1
 `#### \u221210` are -10), thousands separators dropped, and an answer that names more than one number
 (`#### 18 or 20`) is kept as written, which equals no reference. They are compared exactly.
 
-MATH equivalence goes through math-verify (sympy-backed), after a cheap normalized string
-comparison that settles most cases. math-verify's timeouts use SIGALRM, which only the main
-thread may set: the run loop verifies math inline in its main thread, and elsewhere
-(worker threads) the check runs without the alarm.
+MATH equivalence goes through math-verify (sympy-backed) guarded by an exact comparison
+(math_exact.py), after a cheap normalized string comparison that settles most cases. That check
+runs in a worker process with a hard wall-clock limit, from any thread (math_pool.py): past the
+limit `answers_equivalent` raises CheckTimeout, and the task's verdict is `error`.
 """
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -134,18 +133,13 @@ def normalize_answer(ans: str) -> str:
     return re.sub(r"\s+", "", ans)
 
 
-def answers_equivalent(reference: str, candidate: str, timeout_s: int = 5) -> bool:
-    """String-equality shortcut, then math-verify with a timeout per parse and per comparison."""
+def answers_equivalent(reference: str, candidate: str, timeout_s: float = 5) -> bool:
+    """String-equality shortcut, then math-verify and the exact check in a worker process.
+
+    Raises math_pool.CheckTimeout when the check takes longer than `timeout_s` seconds (its
+    worker is killed), math_pool.WorkerFailed when the worker dies: no verdict either way."""
     if normalize_answer(reference) == normalize_answer(candidate):
         return True
-    from math_verify import parse, verify
+    from monkeys_swe.verifiers.math_pool import shared_pool
 
-    timeout = timeout_s if threading.current_thread() is threading.main_thread() else None
-    try:
-        gold = parse(f"${_strip_math(reference)}$", parsing_timeout=timeout)
-        pred = parse(f"${_strip_math(candidate)}$", parsing_timeout=timeout)
-        if not gold or not pred:
-            return False
-        return bool(verify(gold, pred, timeout_seconds=timeout))
-    except Exception:  # a pathological expression is "not shown equal", never a crash
-        return False
+    return shared_pool().check(_strip_math(reference), _strip_math(candidate), timeout_s)
