@@ -35,6 +35,26 @@ def cut_at_stop(completion: str, stop: tuple[str, ...] | list[str] = ()) -> str:
     return completion[:cut]
 
 
+def all_boxed(text: str) -> list[str]:
+    """Contents of every \\boxed{...} (or \\fbox{...}), in order, braces balanced."""
+    found, end = [], len(text)
+    while (box := last_boxed(text[:end])) is not None:
+        found.append(box)
+        end = max(text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end))
+    return found[::-1]
+
+
+def several_values(reference: str) -> bool:
+    """Whether the reference lists several values (a comma outside any brackets)."""
+    depth = 0
+    for ch in reference:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            return True
+    return False
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last \\boxed{...} (or \\fbox{...}), braces balanced."""
     start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
