@@ -16,8 +16,9 @@ limit `answers_equivalent` raises CheckTimeout, and the task's verdict is `error
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+
+from monkeys_swe.verifiers.number_text import canonical, is_hedge, read_leading
 
 # Minerva's marker; the answer may not itself contain the marker (prose like "the final answer
 # is easy to find" before the real one must not start the match).
@@ -109,30 +110,27 @@ def extract_gsm8k_answer(completion: str, stop: tuple[str, ...] = ()) -> str | N
 
 
 def normalize_number(text: str) -> str | None:
-    """The one number `text` states, canonical ('-10', '0.18', '1234', '3/4'); text naming
-    several numbers (a hedge: '18 or 20') comes back cleaned but otherwise as written, and
-    text without a number as itself (None when empty)."""
+    """The number `text` states, canonical ('-10', '0.18', '1234', '3/4'): the one it starts with
+    (number_text.py: e-notation, mixed numbers, powers of ten, scale words; commentary after it
+    ignored), else the one number it names; text that offers several numbers (a hedge: '18 or
+    20') comes back cleaned but otherwise as written, and text without a number as itself (None
+    when empty)."""
     text = text.translate(_MINUS_SIGNS).replace("\\$", "").replace("$", "").replace("\\%", "%")
-    text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", text)
+    text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", r" \1/\2", text)
     text = re.sub(r"\\(?:text|mathrm|textbf)\{([^{}]*)\}|\\[,!;: ]", r"\1", text)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text).strip().rstrip(".").strip()
-    if "=" in text:  # "12 + 6 = 18": the value after the last "="
-        text = text.rsplit("=", 1)[1].strip()
-    numbers = _NUMBER.findall(text)
+    read = read_leading(text)
+    if read is not None:
+        return text if is_hedge(read[1]) else canonical(read[0])
+    tail = text.rsplit("=", 1)[1].strip() if "=" in text else text  # "Total = 18": the value after the last "="
+    numbers = list(_NUMBER.finditer(tail))
     if len(numbers) != 1:
         return text or None
-    sign, digits, denominator = numbers[0]
-    try:
-        value = Decimal(digits)
-        if denominator:
-            frac = Fraction(int(value), int(denominator)) if value == int(value) else None
-            if frac is None or not int(denominator):
-                return text
-            return str(-frac if sign else frac)
-        value = -value if sign else value
-        return format(value.normalize(), "f") if value else "0"
-    except (InvalidOperation, ValueError, ZeroDivisionError):
+    read = read_leading(tail[numbers[0].start():])
+    if read is None:
         return text
+    value, rest = read
+    return text if is_hedge(rest) else canonical(value)
 
 
 def same_number(reference: str, candidate: str) -> bool:
