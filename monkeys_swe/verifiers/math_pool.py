@@ -3,13 +3,14 @@
 math-verify's own timeouts use SIGALRM, which only a process's main thread may set; called from
 any other thread (a verify pool, a Ray actor's thread, a library user's worker) a pathological
 answer such as `9^{9^{9^{9}}}` runs sympy for as long as it likes and holds the GIL. So every
-check runs in a worker process (`python -m monkeys_swe.verifiers.math_pool`, one JSON line in,
-one out); the caller waits on the pipe with a deadline and, past it, kills the worker (a fresh
-one replaces it on the next call) and raises CheckTimeout: the verifier could not judge.
+check runs in a worker process (one JSON line in, one out, over a socket); the caller waits with
+a deadline and, past it, kills the worker and raises CheckTimeout: the verifier could not judge.
 
-A worker's start (importing sympy and math-verify, about a second) is not part of a check's
-limit: the worker says it is ready before it gets the check. Workers exit when their stdin
-closes, so they do not outlive the caller's process.
+Workers are forked from a zygote (`python -m monkeys_swe.verifiers.math_pool`) that has imported
+sympy and math-verify once, so replacing a killed worker takes milliseconds, not the second or
+more an import takes; the zygote's start is not part of any check's limit (it says it is ready
+first). The zygote exits when its control socket closes, and its workers when their sockets
+close, so none outlives the caller's process.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import json
 import os
 import queue
 import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,50 +41,87 @@ def default_workers() -> int:
     return max(1, int(os.environ.get("MONKEYS_SWE_MATH_WORKERS") or 2))
 
 
-class _Worker:
+def _read_line(sock: socket.socket, buffer: bytearray, deadline: float | None) -> bytes | None:
+    """One line from `sock` (the rest stays in `buffer`), or None at the deadline or at EOF."""
+    while b"\n" not in buffer:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and (left <= 0 or not select.select([sock], [], [], left)[0]):
+            return None
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return None
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line
+
+
+class _Zygote:
+    """The process that imported everything once and forks a worker per request."""
+
     def __init__(self) -> None:
+        self.control, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "monkeys_swe.verifiers.math_pool"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([sys.executable, "-m", "monkeys_swe.verifiers.math_pool", str(theirs.fileno())],
+                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      env=env, start_new_session=True)
-        self.buffer = b""
-        if self.read_line(time.monotonic() + STARTUP_LIMIT_S) != b"ready":
-            self.kill()
-            raise WorkerFailed("the math worker did not start")
+        theirs.close()
+        self.buffer = bytearray()
+        if _read_line(self.control, self.buffer, time.monotonic() + STARTUP_LIMIT_S) != b"ready":
+            self.close()
+            raise WorkerFailed("the math worker zygote did not start")
 
-    def read_line(self, deadline: float) -> bytes | None:
-        """One line from the worker, or None at the deadline or if it died."""
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line
+    def fork(self) -> tuple[int, socket.socket]:
+        """A fresh worker: its pid and our end of its socket."""
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [b"fork\n"], [theirs.fileno()])
+            line = _read_line(self.control, self.buffer, time.monotonic() + 30)
+        finally:
+            theirs.close()
+        if not line:
+            ours.close()
+            raise WorkerFailed("the math worker zygote is gone")
+        return int(line), ours
 
-    def ask(self, request: dict, limit_s: float) -> dict:
-        deadline = time.monotonic() + limit_s
-        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-        self.proc.stdin.flush()
-        line = self.read_line(deadline)
-        if line is None:
-            died = self.proc.poll() is not None
-            self.kill()
-            if died:
-                raise WorkerFailed(f"the math worker died (exit status {self.proc.returncode})")
-            raise CheckTimeout(f"equivalence check exceeded its {limit_s:g} s limit")
-        return json.loads(line)
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
-    def kill(self) -> None:
+    def close(self) -> None:
+        self.control.close()
         try:
             self.proc.kill()
         except OSError:
             pass
         self.proc.wait()
+
+
+class _Worker:
+    def __init__(self, zygote: _Zygote):
+        self.pid, self.sock = zygote.fork()
+        self.buffer = bytearray()
+
+    def ask(self, request: dict, limit_s: float) -> dict:
+        deadline = time.monotonic() + limit_s
+        try:
+            self.sock.sendall(json.dumps(request).encode() + b"\n")
+            line = _read_line(self.sock, self.buffer, deadline)
+        except OSError:  # the worker is gone
+            line = None
+        if line is None:
+            dead = time.monotonic() < deadline
+            self.kill()
+            if dead:
+                raise WorkerFailed("the math worker died during the check")
+            raise CheckTimeout(f"equivalence check exceeded its {limit_s:g} s limit")
+        return json.loads(line)
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)  # the zygote reaps it (SIGCHLD ignored there)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 class MathPool:
@@ -92,6 +132,15 @@ class MathPool:
         self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self.started = 0
         self.lock = threading.Lock()
+        self.zygote: _Zygote | None = None
+
+    def _fork(self) -> _Worker:
+        with self.lock:
+            if self.zygote is None or not self.zygote.alive():
+                if self.zygote is not None:
+                    self.zygote.close()
+                self.zygote = _Zygote()
+            return _Worker(self.zygote)
 
     def _take(self) -> _Worker:
         try:
@@ -105,7 +154,7 @@ class MathPool:
         if not start:
             return self.idle.get()
         try:
-            return _Worker()
+            return self._fork()
         except BaseException:
             with self.lock:
                 self.started -= 1
@@ -130,10 +179,14 @@ class MathPool:
             try:
                 worker = self.idle.get_nowait()
             except queue.Empty:
-                return
+                break
             worker.kill()
             with self.lock:
                 self.started -= 1
+        with self.lock:
+            if self.zygote is not None:
+                self.zygote.close()
+                self.zygote = None
 
 
 _shared: MathPool | None = None
@@ -149,28 +202,52 @@ def shared_pool() -> MathPool:
         return _shared
 
 
-def serve() -> None:
-    """The worker: one JSON request per line on stdin, one answer per line on stdout."""
-    import math_verify.parser  # noqa: F401  (imported before "ready": not part of any check's limit)
-
+def serve(sock: socket.socket) -> None:
+    """A worker: one JSON request per line, one answer per line, until the socket closes."""
     from monkeys_swe.verifiers.math_exact import judge
 
-    out = os.fdopen(os.dup(1), "wb")  # the answers' channel; anything a library prints goes to stderr
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    out.write(b"ready\n")
-    out.flush()
-    for line in sys.stdin.buffer:
-        if not line.strip():
-            continue
+    buffer = bytearray()
+    while (line := _read_line(sock, buffer, None)) is not None:
         request = json.loads(line)
         try:
             equal = judge(request["reference"], request["candidate"], request["timeout"])
         except Exception:  # a pathological expression is "not shown equal", never a crash
             equal = False
-        out.write(json.dumps({"equal": equal}).encode() + b"\n")
-        out.flush()
+        sock.sendall(json.dumps({"equal": equal}).encode() + b"\n")
+
+
+def zygote(control_fd: int) -> None:
+    """Import once, then fork a worker for each socket sent on the control socket."""
+    import math_verify.parser  # noqa: F401  (before "ready": not part of any check's limit)
+    import sympy  # noqa: F401
+
+    import monkeys_swe.verifiers.math_exact  # noqa: F401
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed workers are reaped by the kernel
+    sys.stdout = sys.stderr
+    control = socket.socket(fileno=control_fd)
+    control.sendall(b"ready\n")
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(control, 16, 1)
+        except OSError:
+            return
+        if not fds:
+            return  # the caller closed the control socket: it is gone
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            code = 0
+            try:
+                serve(socket.socket(fileno=fds[0]))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+        control.sendall(f"{pid}\n".encode())
 
 
 if __name__ == "__main__":
-    serve()
+    zygote(int(sys.argv[1]))
