@@ -1,4 +1,5 @@
-"""MATH: competition problems; answers judged equivalent with math-verify."""
+"""MATH: competition problems; answers judged equivalent with math-verify, guarded by an exact
+comparison (verifiers/math_exact.py), in worker processes with a hard limit (verifiers/math_pool.py)."""
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -29,7 +30,8 @@ class MathTask(Task):
 
     def settings(self) -> dict[str, Any]:
         """What decides a verdict besides the completion (the answer is read before the first stop)."""
-        return {"stop": list(self.stop), "equivalence_timeout_s": self.equivalence_timeout_s}
+        # checker 2: math-verify guarded by an exact comparison, in killable worker processes
+        return {"stop": list(self.stop), "equivalence_timeout_s": self.equivalence_timeout_s, "checker": 2}
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         rows = read_records(data) if data else load_hf(*self.hf_dataset)

@@ -15,6 +15,7 @@ close, so none outlives the caller's process.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import queue
@@ -189,17 +190,12 @@ class MathPool:
                 self.zygote = None
 
 
-_shared: MathPool | None = None
-_shared_lock = threading.Lock()
-
-
+@functools.cache
 def shared_pool() -> MathPool:
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = MathPool()
-            atexit.register(_shared.close)
-        return _shared
+    """The process-wide pool (workers start on first use; closed at exit)."""
+    pool = MathPool()
+    atexit.register(pool.close)
+    return pool
 
 
 def serve(sock: socket.socket) -> None:
