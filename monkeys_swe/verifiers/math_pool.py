@@ -190,9 +190,14 @@ class MathPool:
                 self.zygote = None
 
 
-@functools.cache
 def shared_pool() -> MathPool:
-    """The process-wide pool (workers start on first use; closed at exit)."""
+    """The process-wide pool (workers start on first use; closed at exit). A forked child gets
+    its own: the parent's worker sockets are not shared."""
+    return _pool_of(os.getpid())
+
+
+@functools.cache
+def _pool_of(pid: int) -> MathPool:
     pool = MathPool()
     atexit.register(pool.close)
     return pool
