@@ -379,3 +379,23 @@ def test_llamacpp_sampler_as_ray_actors_matches_local(cluster, fixture_instance,
     texts = lambda d: [(s.index, s.text, s.seed) for s in Store(d, create=False).samples()]  # noqa: E731
     assert texts(ray_dir) == texts(local_dir) and len(texts(ray_dir)) == 2  # same seeds, same text
     assert _verdicts(ray_dir) == _verdicts(local_dir)
+
+
+def test_a_math_check_past_its_limit_on_an_actor_thread_is_an_error_verdict(cluster, tmp_path):
+    """A Ray actor verifies in its threads, where math-verify's SIGALRM timeouts never worked: the
+    check runs in a killable worker process, so the pathological answer is `error`, not a hang."""
+    from monkeys_swe.tasks.math import MathTask
+
+    data = tmp_path / "math.jsonl"
+    data.write_text(json.dumps({"unique_id": "m1", "problem": "What is 1 + 1?", "answer": "2"}) + "\n")
+    replay = tmp_path / "samples.json"
+    replay.write_text(json.dumps([{"id": "m1", "question": "", "samples": ["\\boxed{9^{9^{9^{9}}}}", "\\boxed{2}"]}]))
+    config = RunConfig(task="math", data=str(data), samples=2, backend="replay", replay_from=str(replay),
+                       runs_dir=str(tmp_path / "runs"))
+    executor = make_executor(cluster.address, replicas=1)
+    try:
+        run_dir = Runner(config, task=MathTask(equivalence_timeout_s=2), executor=executor).run()
+    finally:
+        executor.close()
+    verdicts = {i: v[0] for i, v in _verdicts(run_dir).items()}
+    assert verdicts == {0: "error", 1: "correct"}, verdicts

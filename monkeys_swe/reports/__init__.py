@@ -24,7 +24,9 @@ def summarize_run(run_dir: str | Path, *, extrapolate_to: int | None = None, jud
     from monkeys_swe.fit import fit_summary
 
     summary = summarize(load_run(run_dir), judge_curve=judge_curve)
-    summary["fit"] = fit_summary(summary["ks"], summary["coverage"], extrapolate_to=extrapolate_to)
+    summary["fit"] = ({"ok": False, "error": f"coverage unknown: {summary['coverage_unknown']}"}
+                      if summary.get("coverage_unknown") else
+                      fit_summary(summary["ks"], summary["coverage"], extrapolate_to=extrapolate_to))
     return summary
 
 

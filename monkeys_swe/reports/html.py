@@ -23,6 +23,10 @@ def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.1f}%"
 
 
+def _cov(s: dict[str, Any], key: str) -> str:
+    return "unknown" if s.get("coverage_unknown") else _pct(s.get(key))
+
+
 def _cell(value: Any, left: bool = False, cls: str = "") -> str:
     classes = " ".join(c for c in ("l" if left else "", cls) if c)
     return f"<td class='{classes}'>" + html.escape("-" if value is None else str(value)) + "</td>"
@@ -41,8 +45,8 @@ def _runs_table(summaries: Sequence[dict[str, Any]]) -> str:
         rows.append([
             _cell(s.get("label") or s["run_id"], True), _cell(s["model"], True), _cell(s["task"], True), _cell(s["problems"]),
             _cell(s["attempts"]), _cell(s.get("errors", 0), cls="err" if s.get("errors") else ""),
-            _cell(s["prompt_tokens"] + s["completion_tokens"]), _cell(_pct(s["coverage_at_1"])),
-            _cell(f"{_pct(s['coverage_at_n'])} (N={s['samples']})"), _cell(_pct(s["majority_at_n"])),
+            _cell(s["prompt_tokens"] + s["completion_tokens"]), _cell(_cov(s, "coverage_at_1")),
+            _cell(f"{_cov(s, 'coverage_at_n')} (N={s['samples']})"), _cell(_cov(s, "majority_at_n")),
             _cell(fit_text, True, "" if fit.get("ok") else "err"),
         ])
     return _table(["run", "model", "task", "problems", "attempts", "errors", "tokens", "coverage@1", "coverage@N",

@@ -33,6 +33,8 @@ def run_label(s: Summary, all_runs: Sequence[Summary]) -> str:
 
 def _finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str = "fraction of problems",
             xformat: Callable[[float], str] | None = None) -> Path:
+    if not ax.has_data() or not any(len(line.get_xdata()) for line in ax.get_lines()):
+        ax.set_xlim(1, 10)  # nothing measured (coverage unknown): an empty log axis
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
     span = hi / max(lo, 1e-300)
@@ -62,11 +64,20 @@ def _finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str = "fractio
     return path
 
 
+def _unknown(ax, s: Summary, label: str) -> bool:
+    """A run with no judged attempt: no curve, its legend entry says coverage is unknown."""
+    if s.get("coverage_unknown"):
+        ax.plot([], [], " ", label=f"{label}: coverage unknown, {s['coverage_unknown']}")
+    return bool(s.get("coverage_unknown"))
+
+
 def plot_coverage(summaries: Sequence[Summary], path: Path) -> Path:
     """Coverage (solid) and majority-vote accuracy (dotted) against k."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, s in enumerate(summaries):
         color, label = _COLORS[i % len(_COLORS)], run_label(s, summaries)
+        if _unknown(ax, s, label):
+            continue
         ax.plot(s["ks"], s["coverage"], "-o", ms=3, color=color, label=f"{label}: coverage")
         if s["selection"].get("majority vote"):
             ax.plot(s["ks"], s["selection"]["majority vote"], ":", color=color, label=f"{label}: majority vote")
@@ -80,6 +91,8 @@ def plot_selection(summaries: Sequence[Summary], path: Path) -> Path:
     styles = ["--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 2))]
     for i, s in enumerate(summaries):
         color, label = _COLORS[i % len(_COLORS)], run_label(s, summaries)
+        if _unknown(ax, s, label):
+            continue
         # wide and pale: a selector that reaches coverage (reproduction tests often do) stays visible on it
         ax.plot(s["ks"], s["coverage"], "-", color=color, lw=4, alpha=0.35, label=f"{label}: coverage")
         for j, (name, curve) in enumerate(sorted(s["selection"].items())):
@@ -95,6 +108,8 @@ def plot_fit(summaries: Sequence[Summary], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, s in enumerate(summaries):
         color, label = _COLORS[i % len(_COLORS)], run_label(s, summaries)
+        if _unknown(ax, s, label):
+            continue
         ax.plot(s["ks"], s["coverage"], "o", ms=4, color=color, label=f"{label}: measured")
         fit = s.get("fit") or {}
         if fit.get("ok"):
@@ -117,6 +132,7 @@ def plot_compute(summaries: Sequence[Summary], path: Path, *, unit: str = "flops
     None when no run has one.
     """
     key = "flops_at_k" if unit == "flops" else "dollars_at_k"
+    summaries = [s for s in summaries if not s.get("coverage_unknown")]
     if not any(s.get(key) for s in summaries):
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

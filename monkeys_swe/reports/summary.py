@@ -5,10 +5,13 @@ plots and HTML unchanged. Only judged attempts count: a run still going (or kill
 reported on what has been judged so far, and `verified` < `attempts` says so. An `error`
 verdict (the verifier could not judge) is not a wrong answer: it is left out of n everywhere
 (pass@k, majority vote, every selection curve), counted in its own column, and warned about.
+Unknown is not zero: a problem with no judged attempt is left out of coverage and selection
+(`unjudged_problems` counts them), and a run with no judged attempt at all has no coverage:
+`coverage_unknown` says why, the curves are empty and coverage@1/@N and majority@N are None.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +108,12 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
 
     cfg = data.config
     n_max = data.n_max
-    ks = log_spaced_ks(n_max, 40)
-    n = [len(p.answers) for p in data.problems]
-    c = [sum(p.correct) for p in data.problems]
+    judged = [p for p in data.problems if p.answers]  # no judged attempt: unknown, not a zero
+    unjudged, everything, data = len(data.problems) - len(judged), data, replace(data, problems=judged)
+    unknown = None if judged else f"no attempt was judged ({data.counts.get('errors', 0)} error verdicts)"
+    ks = log_spaced_ks(n_max, 40) if judged else []
+    n = [len(p.answers) for p in judged]
+    c = [sum(p.correct) for p in judged]
     coverage = coverage_curve(n, c, ks) if ks else np.zeros(0)
     selection = selection_curves(data, ks, trials=trials, seed=seed) if ks else {}
     repro_cost = judge = None
@@ -130,7 +136,7 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
             selection[info["name"]], judge = curve, info
     majority = selection.get("majority vote", [])
     rows = []
-    for p in data.problems:
+    for p in everything.problems:
         s = summarize_problem(p.problem.id, p.answers, p.correct, p.problem.answer)
         rows.append({"id": s.id, "attempts": s.attempts, "correct": s.correct, "errors": p.errors,
                      "tampered": tampered(p.details),
@@ -152,8 +158,13 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "errors": counts["errors"],
         "failed_slots": counts["failed_slots"],
         "tampered": n_tampered,  # SWE attempts caught forging or changing what judges them (wrong, in n)
-        "warnings": warnings(counts) + ([f"{n_tampered} attempts were caught tampering with the tests or the "
-                                         "runner (harness/README.md): counted as wrong"] if n_tampered else []),
+        "warnings": warnings(counts)
+        + ([f"{unjudged} of {len(everything.problems)} problems have no judged attempt: "
+            "left out of coverage and selection"] if unjudged else [])
+        + ([f"{n_tampered} attempts were caught tampering with the tests or the runner "
+            "(harness/README.md): counted as wrong"] if n_tampered else []),
+        "unjudged_problems": unjudged,
+        "coverage_unknown": unknown,
         "correct_attempts": counts["correct"],
         "solved": sum(1 for x in c if x > 0),
         "prompt_tokens": counts["prompt_tokens"],
@@ -164,9 +175,9 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},
         "repro_cost": repro_cost,
         "judge_curve": judge,
-        "coverage_at_1": float(coverage[0]) if len(coverage) else 0.0,
-        "coverage_at_n": float(coverage[-1]) if len(coverage) else 0.0,
-        "majority_at_n": float(majority[-1]) if len(majority) else 0.0,
+        "coverage_at_1": float(coverage[0]) if len(coverage) else None,
+        "coverage_at_n": float(coverage[-1]) if len(coverage) else None,
+        "majority_at_n": float(majority[-1]) if len(majority) else None,
         "per_problem": rows,
     }
 

