@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from harness import runners
 
-_ADDED_TEST = re.compile(r"^\+\s*def (test_\w+)\s*\(", re.M)
+# tests test_patch adds, or changes (a hunk's header names the function it is in)
+_ADDED_TEST = re.compile(r"^(?:\+\s*|@@ [^@]* @@\s*)def (test_\w+)\s*\(", re.M)
 _FILE_ARG = re.compile(r"(?:^|\s)((?:[\w.-]+/)*[\w.-]+\.py)(?:::\S*)?(?=\s|$)")
 
 

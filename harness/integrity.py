@@ -28,35 +28,47 @@ from harness import protect
 MANIFEST = ">>>>> Manifest:"
 REPORT = ">>>>> Runner Report:"
 _FIND_NAMES = sorted(protect.RUNNER_CONFIG | protect.IMPORT_HOOKS) + ["*.pth"]
-_LINE = re.compile(rf"^{re.escape(MANIFEST)} (\S+) (\S+) (\S+) (.+)$", re.M)
 _BEGIN, _END = f"{MANIFEST} begin", f"{MANIFEST} end"
+_SHA = re.compile(r"^([0-9a-f]{64}|\S+)  (.+)$")
+_STAT = re.compile(r"^stat (\d+) ([0-9.]+) (.+)$")
+_ABSENT = re.compile(r"^absent (.+)$")
 
 
 def manifest_script(files: list[str]) -> str:
     """Shell printing the manifest of `files` (paths in /testbed) and of every runner
-    configuration and import-hook file found in /testbed."""
+    configuration and import-hook file found in /testbed: one `sha256sum` and one `stat` for
+    all of them (a fixed handful of processes, whatever the count)."""
     names = " -o ".join(f"-name {shlex.quote(n)}" for n in _FIND_NAMES)
     listed = " ".join(shlex.quote(f) for f in files)
     return (f'echo "{_BEGIN}"\n'
-            f"{{ printf '%s\\n' {listed}; find . -path ./.git -prune -o \\( {names} \\) -type f -print"
-            " | sed 's|^\\./||'; } | sort -u | while IFS= read -r f; do\n"
-            '  if [ -e "$f" ] || [ -L "$f" ]; then\n'
-            '    read -r ino day clock _ < <(stat -c \'%i %z\' -- "$f")\n'
-            f'    echo "{MANIFEST} $(sha256sum < "$f" 2>/dev/null | cut -c1-64) $ino ${{day}}_$clock $f"\n'
-            f'  else echo "{MANIFEST} absent - - $f"; fi\n'
-            "done\n"
+            f"mapfile -t _mf < <({{ printf '%s\\n' {listed}; find . -path ./.git -prune -o \\( {names} \\) "
+            "-type f -print | sed 's|^\\./||'; } | sort -u)\n"
+            '_mh=(); for f in "${_mf[@]}"; do [ -n "$f" ] || continue; '
+            'if [ -e "$f" ]; then _mh+=("$f"); else echo "absent $f"; fi; done\n'
+            'if [ ${#_mh[@]} -gt 0 ]; then sha256sum -- "${_mh[@]}"; stat -c \'stat %i %.9Z %n\' -- "${_mh[@]}"; fi\n'
             f'echo "{_END}"\n')
 
 
 def read_manifest(output: str) -> dict[str, tuple[str, str, str]] | None:
-    """The first complete manifest in `output`: path -> (sha256, inode, ctime); None if none."""
+    """The first complete manifest in `output`: path -> (sha256, inode, ctime), ("absent", "-",
+    "-") for a listed file that is not there; None when there is none."""
     start = output.find(_BEGIN)
     if start < 0:
         return None
     end = output.find(_END, start)
     if end < 0:
         return None
-    return {path: (sha, inode, ctime) for sha, inode, ctime, path in _LINE.findall(output[start:end])}
+    shas, stats, out = {}, {}, {}
+    for line in output[start + len(_BEGIN):end].splitlines():
+        if m := _ABSENT.match(line):
+            out[m.group(1)] = ("absent", "-", "-")
+        elif m := _STAT.match(line):
+            stats[m.group(3)] = (m.group(1), m.group(2))
+        elif m := _SHA.match(line):
+            shas[m.group(2)] = m.group(1)
+    for path in set(shas) | set(stats):
+        out[path] = (shas.get(path, "unreadable"), *stats.get(path, ("-", "-")))
+    return out
 
 
 def compare(before: dict | None, after: dict | None) -> list[str]:

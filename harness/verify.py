@@ -647,7 +647,10 @@ class Verifier:
             appended = canaries is not None and f"{grading.CANARIES} appended" in output.split(
                 grading.START_TEST_OUTPUT, 1)[0]
             if appended:
-                settled = canaries_.settle(canaries, grading.parse_tests(output, self.instance, self.spec.log_parser),
+                # sympy's reporter glues a file's [OK]/[FAIL] to its last test's line, which its log
+                # parser then misses: the canaries are that last test, so read them unglued
+                settled = canaries_.settle(canaries, grading.parse_tests(runners.selected_log(kind, output),
+                                                                         self.instance, self.spec.log_parser),
                                            exit_code, report)
                 exit_code = settled.exit_code
                 verdict.canaries = {"file": canaries.file, "must_pass": canaries.must_pass,

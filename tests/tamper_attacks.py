@@ -200,7 +200,7 @@ ATTACKS = [
     Attack("conftest-created-at-run-time", "package code writes a root conftest.py during the run",
            _ops_with(NEW_CONFTEST), "tampered", "conftest.py was created during the run"),
     Attack("checking-tool-replaced", "package code puts a fake sha256sum first on PATH",
-           _ops_with(SHIM_TOOL), "tampered", "/usr/local/bin/sha256sum added during the run"),
+           _ops_with(SHIM_TOOL), "tampered", "/usr/local/bin/sha256sum changed during the run"),
     Attack("symlink-into-tests", "a symbolic link to the tests directory, then a file written behind it", {},
            "malformed", "refused symbolic link", raw=(
                "diff --git a/calc/tl b/calc/tl\nnew file mode 120000\nindex 0000000..a9bf6f5\n--- /dev/null\n"
