@@ -31,8 +31,9 @@ from dataclasses import dataclass
 
 from harness import runners
 
-# tests test_patch adds, or changes (a hunk's header names the function it is in)
-_ADDED_TEST = re.compile(r"^(?:\+\s*|@@ [^@]* @@\s*)def (test_\w+)\s*\(", re.M)
+# tests test_patch adds; else those it changes (a hunk's header names the function it is in)
+_ADDED_TEST = re.compile(r"^\+\s*def (test_\w+)\s*\(", re.M)
+_CHANGED_TEST = re.compile(r"^@@ [^@]* @@\s*def (test_\w+)\s*\(", re.M)
 _FILE_ARG = re.compile(r"(?:^|\s)((?:[\w.-]+/)*[\w.-]+\.py)(?:::\S*)?(?=\s|$)")
 
 
@@ -55,7 +56,7 @@ class Canaries:
             return test_id.split("[", 1)[0].endswith("::" + name)
         if self.kind == "sympy":
             return test_id == name
-        return test_id.startswith(name + " (")
+        return test_id == name or test_id.startswith(name + " (")  # django's parser also reads "FAIL: NAME (...)"
 
     def selection(self) -> list[str]:
         """What a selected-tests command adds to run these too."""
@@ -72,8 +73,11 @@ def _suffix() -> str:
 
 def _target(kind: str, cmd: str, directives: list[str]) -> tuple[str, str] | None:
     """(repository file, django module label) the canaries go into, or None."""
-    if kind == "django":
-        labels = [d for d in directives if re.fullmatch(r"[\w.]+", d)]
+    if kind == "django":  # the labels the command names (else the directives): dotted modules
+        words = (cmd.splitlines()[-1] if cmd else "").split()
+        after = words[next((i for i, w in enumerate(words) if w.endswith("runtests.py")), len(words)) + 1:]
+        labels = [w for w in after if re.fullmatch(r"\w+(\.\w+)+", w)] or \
+            [d for d in directives if re.fullmatch(r"[\w.]+", d)]
         if not labels:
             return None
         label = labels[-1]
@@ -92,7 +96,7 @@ def make(test_cmd: str, directives: list[str], test_patch: str) -> Canaries | No
     if target is None:
         return None
     file, module = target
-    bases = _ADDED_TEST.findall(test_patch or "") or ["test_case"]
+    bases = _ADDED_TEST.findall(test_patch or "") or _CHANGED_TEST.findall(test_patch or "") or ["test_case"]
     base = secrets.choice(bases)[:60]
     must_pass, must_fail = f"{base}_{_suffix()}", f"{base}_{_suffix()}"
     a, b, c, d = (secrets.randbelow(90_000) + 10_000 for _ in range(4))
