@@ -55,6 +55,7 @@ from pathlib import Path
 VERSION = 10  # bump when the rules change: every image is validated again (10: runs, flaky, gold must resolve)
 VALIDATION_RUNS = 2  # full runs of the empty candidate and of the gold patch each (flakiness)
 FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
+GOLD_UNRESOLVED = "the gold patch does not resolve on this image"  # how gold_reason() starts
 PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
 
 
@@ -136,7 +137,7 @@ def gold_reason(status: str, fail_to_pass: dict, pass_to_pass: dict, error: str 
     failing = [*fail_to_pass.get("failure", []), *pass_to_pass.get("failure", [])]
     shown = f", failing {len(failing)} listed tests (e.g. {failing[0]})" if failing else ""
     why = f": {error}" if error else ""
-    return (f"the gold patch does not resolve on this image ({status}{shown}{why}): a right candidate "
+    return (f"{GOLD_UNRESOLVED} ({status}{shown}{why}): a right candidate "
             f"cannot be told from a wrong one (gold log {log_path})")
 
 

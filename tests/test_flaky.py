@@ -34,7 +34,7 @@ def calc(tmp_path_factory):
 
 def verifier(inst, image, tmp_path, **kw) -> Verifier:
     kw.setdefault("fail_fast_max_share", None)
-    return Verifier(inst, image=image, pool_size=2, limits=LIMITS, cache_dir=tmp_path / "validations",
+    return Verifier(inst, image=image, pool_size=2, limits=LIMITS, cache_dir=tmp_path / "cache",
                     log_dir=tmp_path / "logs", **kw)
 
 
@@ -67,7 +67,7 @@ def test_a_random_test_is_found_flaky_and_never_decides(calc, tmp_path):
     # shown where images are listed
     from monkeys_swe.cli import images as images_cli
 
-    assert "flaky: " + COIN in images_cli._validations(tmp_path / "validations")[image]
+    assert "flaky: " + COIN in images_cli._validations(tmp_path / "cache" / "validations")[image]
 
 
 def test_a_stable_instance_pays_no_rerun(calc, tmp_path):
