@@ -79,7 +79,7 @@ def _validations(root=None) -> dict[str, str]:
         h = max(records, key=lambda r: r.checked_at)
         state = "healthy" if h.healthy else f"cannot judge ({h.unjudged()})"
         runs = ", ".join(f"{k} x{len(v)}" for k, v in h.runs.items())
-        flaky = f"flaky: {', '.join(sorted(h.flaky))}" if h.flaky else ("no flaky test" if runs else "")
+        flaky = f"flaky: {', '.join(sorted(h.flaky))}" if h.flaky else ("no flaky test" if runs and h.healthy else "")
         found[tag] = "; ".join(filter(None, [state, runs, flaky]))
     return found
 
