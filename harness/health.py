@@ -24,6 +24,18 @@ full command (once per image, or reuses the run the PASS_TO_PASS check made): if
 `resolved` with exit 0, a test outside the lists fails and every right candidate would stop on it
 and pay a rerun, so the stage is off for that instance (`stop_first_note`).
 
+Flakiness (VALIDATION_RUNS): on a healthy image the gold patch's full command runs that many
+times, and the empty candidate's as many; a test whose status is not the same in every run of
+one patch is recorded in `flaky` (test -> what each run gave), shown in `images list` and in every
+verdict's `environment`. The gold patch must be `resolved` in at least one of its full runs
+(`gold_note`): otherwise the image cannot judge, and every verdict is `error` naming the gold run
+(a FAIL_TO_PASS test skipped on this Python, a dependency that behaves otherwise); when the
+empty run already showed the lists at fault, that wording stays. Why 2 runs: a second run of each
+is what a stable instance pays (one more full run of each patch than validation made before),
+and it sees a test flipping half the time with probability 1 - (1/2)^2 per patch (3/4 over both):
+the frequent flippers. A rarer one is caught where it matters, at the verdict: harness.verify
+reruns a candidate whose verdict hinges on a known-flaky or unexplained test.
+
 Records live in `<cache>/validations/<key>.json` (with the log beside it), keyed by image
 id, instance id, test command, fail-fast and stop-first commands, cost share and VERSION, so a validation runs once
 per image, not once per process. Timeouts are not remembered (the machine may be loaded).
@@ -40,8 +52,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = 11  # bump when the rules change: every image is validated again (9: `fault`, 10-11: canaries)
+VERSION = 12  # bump when the rules change: every image is validated again (9: `fault`, 10: runs, flaky, gold must resolve, 11-12: canaries)
+VALIDATION_RUNS = 2  # full runs of the empty candidate and of the gold patch each (flakiness)
 FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
+GOLD_UNRESOLVED = "the gold patch does not resolve on this image"  # how gold_reason() starts
 PYTEST_INTERNAL_ERROR = 3  # pytest's exit status after an INTERNALERROR (no -rA summary printed)
 
 
@@ -69,6 +83,9 @@ class Health:
     # Why the canary tests (harness.canary) are not required on this image: they did not come out
     # as planted in the empty candidate's run (None: they did, and a run missing them is tampered).
     canary_note: str | None = None
+    runs: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # "empty"/"gold" -> each full run's status
+    run_s: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # ... and its test command seconds
+    flaky: dict[str, str] = dataclasses.field(default_factory=dict)  # test -> its statuses, run by run
 
     def unjudged(self) -> str:
         """How a verdict on this unhealthy image names the cause."""
@@ -104,9 +121,41 @@ def fail_fast_cost_note(full_cpu_s: float | None, fail_fast_cpu_s: float | None,
             f"the full run's {full_cpu_s:.2f} s: full grading only (a candidate that passes them would pay both)")
 
 
+def varied(runs: dict[str, list[dict[str, str]]]) -> dict[str, str]:
+    """Tests whose status differs between runs of one patch: test -> `patch: s1, s2; ...`
+    (`runs`: patch name -> each run's parsed statuses; a test absent from a run is `absent`)."""
+    flaky: dict[str, str] = {}
+    for name, maps in runs.items():
+        if len(maps) < 2:
+            continue
+        for test in sorted(set().union(*maps)):
+            seen = [m.get(test, "absent") for m in maps]
+            if len(set(seen)) > 1:
+                flaky[test] = "; ".join(filter(None, [flaky.get(test), f"{name}: {', '.join(seen)}"]))
+    return flaky
+
+
+def gold_reason(status: str, fail_to_pass: dict, pass_to_pass: dict, error: str | None, log_path: str | None) -> str:
+    """Why an image on which the gold patch's full run is not `resolved` cannot judge."""
+    failing = [*fail_to_pass.get("failure", []), *pass_to_pass.get("failure", [])]
+    shown = f", failing {len(failing)} listed tests (e.g. {failing[0]})" if failing else ""
+    why = f": {error}" if error else ""
+    return (f"{GOLD_UNRESOLVED} ({status}{shown}{why}): a right candidate "
+            f"cannot be told from a wrong one (gold log {log_path})")
+
+
 class Store:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+
+    def by_image(self) -> dict[str, list[Health]]:
+        """Every record on disk, by image tag (for `images list`)."""
+        found: dict[str, list[Health]] = {}
+        for path in sorted(self.root.glob("*.json")):
+            h = self.load(path.stem)
+            if h is not None:
+                found.setdefault(h.image, []).append(h)
+        return found
 
     def load(self, k: str) -> Health | None:
         try:

@@ -19,6 +19,14 @@ Between the two, where the runner can stop at its first failure (pytest `--maxfa
 command runs so (`decided_by="stop-first"`): complete, it is the full run and is graded as one;
 stopped on a FAIL_TO_PASS/PASS_TO_PASS test, `not_resolved`; stopped elsewhere, the plain full
 command runs and decides (harness.failfast: the rules and why they are sound).
+
+Flaky tests never decide alone: validation runs the empty and the gold patch more than once and
+records the tests whose status varied (harness.health). A verdict that hinges on such a test,
+or a `not_resolved` that hinges only on a few PASS_TO_PASS tests (at most MAX_UNEXPLAINED; they
+passed in every validation run of both patches: a failure there is the candidate's, or luck), is
+rerun with the full command (up to RERUNS times for a known-flaky test, once otherwise): if a test it hinges on changes
+status, the verdict is `error` ("flaky: TEST"), never `resolved` or `not_resolved` by luck
+(`_steady`). A stable instance whose candidates fail FAIL_TO_PASS tests pays no rerun.
 """
 from __future__ import annotations
 
@@ -52,6 +60,8 @@ STATUSES = ("resolved", "not_resolved", "tampered", "apply_failed", "malformed",
 DEFAULT_LIMITS = Limits(memory="4g", cpus=2.0, pids=1024, timeout_s=1800)
 MAX_LOG_BYTES = 64 << 20
 ARG_LIMIT = 120_000  # Linux caps one argv string at 128 KiB
+RERUNS = 2  # full reruns of a candidate whose verdict hinges on a known-flaky test (Verifier._steady)
+MAX_UNEXPLAINED = 3  # a not_resolved failing only more PASS_TO_PASS tests than this is not rerun
 HASH_SEEDS = ("0", "1", "2", "3")  # PYTHONHASHSEED tried in order by validation (Verifier._validate_seeded)
 
 
@@ -95,6 +105,7 @@ class PatchVerdict:
     flags: list[str] = field(default_factory=list)  # what deserves a second look (never a verdict)
     official: str | None = None  # what swebench's grading alone makes of the same log
     canaries: dict = field(default_factory=dict)  # the run's canary tests and what the log showed
+    rerun_note: str | None = None  # why the candidate was rerun, and what the reruns showed (Verifier._steady)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -106,7 +117,8 @@ class Verifier:
                  base_image: str | None = None, log_dir: str | os.PathLike | None = None,
                  use_prebuilt: bool = True, client=None, fail_fast: bool = True,
                  cache_dir: str | os.PathLike | None = None, verdict_cache=None,
-                 fail_fast_max_share: float | None = healths.FAIL_FAST_MAX_SHARE, stop_first: bool = True):
+                 fail_fast_max_share: float | None = healths.FAIL_FAST_MAX_SHARE, stop_first: bool = True,
+                 validation_runs: int = healths.VALIDATION_RUNS, reruns: int = RERUNS):
         self.instance, self.limits, self.pool_size = instance, limits, max(1, pool_size)
         self.repo_mirror, self.base_image, self.use_prebuilt = repo_mirror, base_image, use_prebuilt
         self.spec = specs.resolve(instance)
@@ -116,6 +128,8 @@ class Verifier:
         self.fail_fast = fail_fast
         self.fail_fast_max_share = fail_fast_max_share  # None: fail-fast whatever the selection costs
         self.stop_first = stop_first  # with fail_fast: the stop-at-first-failure stage (harness.failfast)
+        self.validation_runs = max(1, validation_runs)  # full runs of the empty and the gold patch each
+        self.reruns = max(1, reruns)  # at most this many reruns of a verdict hinging on a flaky test
         self.health_store = healths.Store(Path(cache_dir or repos.CACHE) / "validations")
         self._health: healths.Health | None = None
         self._health_lock = threading.Lock()
@@ -180,7 +194,9 @@ class Verifier:
                 fast = self.fail_fast_command()
                 i = self.instance
                 judged = json.dumps([i.FAIL_TO_PASS, i.PASS_TO_PASS, i.test_patch, i.patch, i.grade_by_exit_code]
-                                    + ([list(self.spec.blackhole)] if self.spec.blackhole else []))
+                                    + ([list(self.spec.blackhole)] if self.spec.blackhole else [])
+                                    + ([self.validation_runs] if self.validation_runs != healths.VALIDATION_RUNS
+                                       else []))
                 stop = self.stop_first_command()
                 k = healths.key(self.client.images.get(image).id, i.instance_id, self.spec.test_cmd, fast,
                                 self.fail_fast_max_share, judged, stop_first_cmd=stop)
@@ -192,8 +208,10 @@ class Verifier:
     def _validate_seeded(self, image: str, fast: str | None, stop: str | None) -> healths.Health:
         """Every run has a fixed PYTHONHASHSEED, so a candidate gets the same verdict each time.
         Some suites pass only under some seeds (sympy 1.1's assumptions recurse without end
-        under about 2 seeds in 5: sympy__sympy-13177): when PASS_TO_PASS tests fail under the
-        first seed, the next ones are tried, and the first healthy one is every run's seed."""
+        under about 2 seeds in 5: sympy__sympy-13177; sympy's runner seed is pinned to it,
+        harness.specs.SYMPY_SEED): when PASS_TO_PASS tests fail under the first seed, or the gold
+        patch does not resolve where the runner's seed follows it, the next ones are tried, and
+        the first healthy one is every run's seed."""
         first = None
         for seed in HASH_SEEDS:
             self.hash_seed = seed
@@ -204,10 +222,13 @@ class Verifier:
             if h.healthy:
                 if h is not first:
                     h.note = "; ".join(filter(None, [h.note, (
-                        f"PASS_TO_PASS depends on the hash seed: under PYTHONHASHSEED={HASH_SEEDS[0]}, "
+                        f"validation depends on the hash seed: under PYTHONHASHSEED={HASH_SEEDS[0]}, "
                         f"{first.reason.split(' (image')[0]}; every run uses PYTHONHASHSEED={seed}")]))
                 return h
-            if not h.persist or "PASS_TO_PASS tests do not pass" not in (h.reason or ""):
+            reason = h.reason or ""
+            seeded = ("PASS_TO_PASS tests do not pass" in reason  # or the runner's own seed follows it:
+                      or (reason.startswith(healths.GOLD_UNRESOLVED) and "PYTHONHASHSEED" in self.spec.test_cmd))
+            if not h.persist or not seeded:
                 break  # not a seed-dependent failure (or a timeout): report the first
         self.hash_seed = HASH_SEEDS[0]
         return first
@@ -225,10 +246,39 @@ class Verifier:
         gold_full = None
         if h.p2p_missing_only and self.instance.patch:
             h, gold_full = self._confirm_with_gold(h)
+        if h.healthy:
+            h, gold_full = self._check_runs(h, empty, gold_full)
         self._check_fail_fast(h, fast)
         if h.healthy:
             self._check_stop_first(h, stop, gold_full)
         return h
+
+    def _check_runs(self, h: healths.Health, empty: PatchVerdict,
+                    gold: PatchVerdict | None) -> tuple[healths.Health, PatchVerdict | None]:
+        """The gold patch's full runs and the empty candidate's repeats (validation_runs of each):
+        the tests whose status varied (`flaky`), and the image cannot judge when no gold run is
+        `resolved` (harness.health). Returns the health and a resolved gold run (else the first)."""
+        patch, cmd, by_code = self.instance.patch, self.spec.test_cmd, self.instance.grade_by_exit_code
+        runs: dict[str, list[PatchVerdict]] = {"empty": [empty]}
+        if patch:
+            runs["gold"] = [gold or self._attempt(patch, cmd, by_exit_code=by_code, stage="validation-gold")]
+            for n in range(2, self.validation_runs + 1):
+                runs["gold"].append(self._attempt(patch, cmd, by_exit_code=by_code, stage=f"validation-gold-{n}"))
+        resolved = [v for v in runs.get("gold", []) if v.status == "resolved"]
+        if patch and not resolved:
+            g = runs["gold"][0]
+            h = dataclasses.replace(h, healthy=False, fault="environment", note=None, reason=healths.gold_reason(
+                g.status, g.fail_to_pass, g.pass_to_pass, g.error, g.log_path))
+        else:
+            for n in range(2, self.validation_runs + 1):
+                runs["empty"].append(self._attempt("", cmd, by_exit_code=by_code, stage=f"validation-{n}"))
+        if any(v.status in ("timeout", "error") for vs in runs.values() for v in vs):
+            h.persist = False  # the machine may be loaded, the daemon may have failed: not remembered
+        h.runs = {k: [v.status for v in vs] for k, vs in runs.items()}
+        h.run_s = {k: [v.test_command_s or 0.0 for v in vs] for k, vs in runs.items()}
+        h.flaky = healths.varied({k: [v.tests for v in vs if v.status not in ("timeout", "error")]
+                                  for k, vs in runs.items()})
+        return h, (resolved or runs.get("gold") or [None])[0]
 
     def _check_fail_fast(self, h: healths.Health, fast: str | None) -> None:
         if not h.healthy or fast is None:
@@ -285,7 +335,8 @@ class Verifier:
             info = images.image_info(self._health.image, self.client) if self._health.image else {}
             self._environment = {**info, "image": self._health.image, "validation_note": self._health.note,
                                  "fail_fast_note": self._health.fail_fast_note,
-                                 "hash_seed": self.hash_seed}
+                                 "hash_seed": self.hash_seed, "validation_runs": self._health.runs,
+                                 "flaky_tests": self._health.flaky}
         return self._environment
 
     def _confirm_with_gold(self, h: healths.Health) -> tuple[healths.Health, PatchVerdict]:
@@ -360,7 +411,7 @@ class Verifier:
             hit = self._cached(fields, key, patch, start)
             if hit is not None:
                 return hit
-        verdict = self._verify(patch)
+        verdict = self._steady(patch, self._verify(patch))
         verdict.semantic_key = key
         verdict.environment = self.environment()
         if fields is not None:
@@ -418,8 +469,9 @@ class Verifier:
                 failed = lists.get("failure", [])
                 lists["failure"] = [t for t in failed if t in final.tests]
                 lists["not_run"] = [t for t in failed if t not in final.tests]
-        final.stages = [{"stage": s.decided_by, "status": s.status, "test_command_s": s.test_command_s,
-                         "test_cpu_s": s.test_cpu_s, "log_path": s.log_path} for s in stages]
+        final.stages = [{"stage": s.decided_by, "status": s.status if s is final else Verifier._undecided(s),
+                         "test_command_s": s.test_command_s, "test_cpu_s": s.test_cpu_s, "log_path": s.log_path}
+                        for s in stages]
         if stopped_on is not None:
             final.stages[-1]["stopped_on"] = stopped_on
         if len(stages) > 1:
@@ -429,6 +481,77 @@ class Verifier:
             final.phases = {k: round(sum(s.phases.get(k, 0) for s in stages), 3) for k in final.phases}
         final.duration_s = round(time.monotonic() - start, 3)
         return final
+
+    @staticmethod
+    def _undecided(stage: PatchVerdict) -> str:
+        """The `stages` label of a stage that did not decide the verdict: what it found, not a
+        verdict (a FAIL_TO_PASS selection can never be `resolved`, so its run says not_resolved)."""
+        if stage.decided_by == "fail-fast" and stage.status == "not_resolved":
+            return "passed (full run decides)"
+        if stage.decided_by == f"{failfast.STAGE} (rerun)" and stage.status in ("resolved", "not_resolved"):
+            return "stopped outside the lists (full run decides)"
+        return f"{stage.status} (full run decides)"
+
+    def hinges_on(self, v: PatchVerdict) -> tuple[list[str], bool]:
+        """(the tests this verdict hinges on that might have flipped, whether one is known-flaky);
+        ([], False) when it needs no rerun. `resolved` hinges on every listed test: the known-flaky
+        ones might have passed by luck. `not_resolved` hinges on its failing listed tests, and only
+        when none of them is explained: a failing FAIL_TO_PASS test is what no fix gives (unless it
+        is known-flaky), a failing PASS_TO_PASS test passed in every validation run."""
+        if v.status not in ("resolved", "not_resolved") or self._health is None:
+            return [], False
+        flaky = self._health.flaky
+        i = self.instance
+        if v.status == "resolved":
+            known = [t for t in (*i.FAIL_TO_PASS, *i.PASS_TO_PASS) if t in flaky]
+            return known, bool(known)
+        failing = [*v.fail_to_pass.get("failure", []), *v.pass_to_pass.get("failure", [])]
+        p2p = set(i.PASS_TO_PASS)
+        if not failing or not all(t in flaky or t in p2p for t in failing):
+            return [], False
+        known = any(t in flaky for t in failing)
+        if not known and len(failing) > MAX_UNEXPLAINED:  # breaks that many: the candidate did it
+            return [], False
+        return failing, known
+
+    def _steady(self, patch: str, v: PatchVerdict) -> PatchVerdict:
+        """Rerun (the full command) a verdict that hinges on a test that may have flipped: a test
+        that changes status makes it `error` ("flaky: TEST"); the same status every time keeps it."""
+        hinge, known = self.hinges_on(v)
+        if not hinge:
+            return v
+        why = (f"hinges on known-flaky {', '.join(t for t in hinge if t in self._health.flaky)}" if known
+               else f"hinges only on PASS_TO_PASS tests that passed at validation ({', '.join(hinge[:3])})")
+        reruns = []
+        for n in range(1, (self.reruns if known else 1) + 1):
+            r = self._attempt(patch, self.spec.test_cmd, by_exit_code=self.instance.grade_by_exit_code,
+                              stage=f"rerun-{n}")
+            reruns.append(r)
+            if r.status not in ("resolved", "not_resolved"):
+                break
+            flipped = [t for t in hinge if r.tests.get(t, "absent") != v.tests.get(t, "absent")]
+            if flipped or r.status != v.status:
+                break
+        v.stages = [*v.stages, *({"stage": r.decided_by, "status": r.status, "test_command_s": r.test_command_s,
+                                  "test_cpu_s": r.test_cpu_s, "log_path": r.log_path} for r in reruns)]
+        v.test_command_s = round((v.test_command_s or 0) + sum(r.test_command_s or 0 for r in reruns), 3)
+        v.test_cpu_s = round((v.test_cpu_s or 0) + sum(r.test_cpu_s or 0 for r in reruns), 3)
+        last = reruns[-1]
+        if last.status == "tampered":  # evidence on any run decides (harness.canary, harness.integrity)
+            v.rerun_note = f"{why}: rerun {len(reruns)}x, the rerun was tampered"
+            return dataclasses.replace(v, status="tampered", resolved=False, tamper=last.tamper, error=last.error)
+        if last.status not in ("resolved", "not_resolved"):
+            v.rerun_note = f"{why}: rerun {len(reruns)}x, the rerun was {last.status}"
+            return dataclasses.replace(v, status="error", resolved=False,
+                                       error=f"could not rerun to rule out a flaky test: {last.error or last.status}")
+        flipped = [t for t in hinge if last.tests.get(t, "absent") != v.tests.get(t, "absent")]
+        if flipped or last.status != v.status:
+            t = (flipped or hinge)[0]
+            v.rerun_note = (f"{why}: rerun {len(reruns)}x; {t} was {v.tests.get(t, 'absent')}, then "
+                            f"{last.tests.get(t, 'absent')} ({v.status}, then {last.status})")
+            return dataclasses.replace(v, status="error", resolved=False, error=f"flaky: {t} ({v.rerun_note})")
+        v.rerun_note = f"{why}: rerun {len(reruns)}x, the same {v.status} each time"
+        return v
 
     def run_tests(self, patch: str, test_cmd: str, apply_test_patch: bool = False, *,
                   test_patch: str | None = None, stage: str = "tests") -> PatchVerdict:

@@ -155,11 +155,13 @@ def test_fail_fast_gives_the_verdicts_full_grading_gives(calc, cache, tmp_path):
             a, b = got_fast[i], got_full[i]
             assert (a.status, a.resolved) == (b.status, b.resolved), name
             assert (a.status, a.decided_by) == expected[name], name
-            assert b.decided_by == "full" and len(b.stages) == 1
+            # failing PASS_TO_PASS tests only: rerun once (harness.verify._steady), the same verdict kept
+            reran = ["rerun-1"] if name == "fixes FAIL_TO_PASS, breaks another" else []
+            assert b.decided_by == "full" and [s["stage"] for s in b.stages] == ["full", *reran]
             if a.decided_by == "fail-fast":  # decided without the PASS_TO_PASS tests
                 assert len(a.stages) == 1 and a.fail_to_pass["failure"]
             else:
-                assert [s["stage"] for s in a.stages] == ["fail-fast", "full"]
+                assert [s["stage"] for s in a.stages] == ["fail-fast", "full", *reran]
                 assert a.pass_to_pass == b.pass_to_pass
 
 

@@ -54,17 +54,34 @@ def list_():
     from harness import images
 
     rows = images.list_images()
+    checked = _validations()
     table = Table()
     table.add_column("tag", overflow="fold")
-    for col in ("kind", "instance", "python", "MB", "shared MB", "unique MB", "created"):
-        table.add_column(col, overflow="fold" if col == "instance" else "ellipsis")
+    for col in ("kind", "instance", "python", "MB", "shared MB", "unique MB", "created", "validation"):
+        table.add_column(col, overflow="fold" if col in ("instance", "validation") else "ellipsis")
     for row in sorted(rows, key=lambda r: (r["kind"], r["tags"])):
         table.add_row(", ".join(row["tags"]) or row["id"], row["kind"], row["instance"], row["python"],
-                      str(row["size_mb"]), str(row["shared_mb"]), str(row["unique_mb"]), row["created"][:19])
+                      str(row["size_mb"]), str(row["shared_mb"]), str(row["unique_mb"]), row["created"][:19],
+                      "; ".join(checked.get(t, "") for t in row["tags"] if t in checked))
     Console().print(table)
     click.echo(f"{len(rows)} images; all image layers on the daemon: {images.layers_mb()} MB; "
                f"instance images: {sum(r['kind'] == 'instance' for r in rows)} "
                f"(median unique {_median([r['unique_mb'] for r in rows if r['kind'] == 'instance'])} MB)")
+
+
+def _validations(root=None) -> dict[str, str]:
+    """image tag -> what its newest validation found (harness.health): healthy or not, and the
+    tests whose status varied between its repeated runs (`root`: the records' folder)."""
+    from harness import health, repos
+
+    found = {}
+    for tag, records in health.Store(root or repos.CACHE / "validations").by_image().items():
+        h = max(records, key=lambda r: r.checked_at)
+        state = "healthy" if h.healthy else f"cannot judge ({h.unjudged()})"
+        runs = ", ".join(f"{k} x{len(v)}" for k, v in h.runs.items())
+        flaky = f"flaky: {', '.join(sorted(h.flaky))}" if h.flaky else ("no flaky test" if runs and h.healthy else "")
+        found[tag] = "; ".join(filter(None, [state, runs, flaky]))
+    return found
 
 
 def _median(xs: list[int]) -> int:
