@@ -6,7 +6,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from monkeys_swe.cli.options import build_config, run_options
+from monkeys_swe.cli.options import build_config, engine_options, run_options
 from monkeys_swe.config import RunConfig
 from monkeys_swe.errors import UserError
 from monkeys_swe.executors.options import executor_from, pop_ray_flags, ray_options
@@ -50,6 +50,7 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
               help="Stop sampling a problem once an attempt is verified correct and give its remaining "
                    "attempts to the unsolved ones (sampled in rounds; off by default: coverage curves need "
                    "every sample).")
+@engine_options
 @ray_options
 @click.option("--repo-mirror", type=click.Path(file_okay=False),
               help="swebench: directory of git mirrors, DIR/owner__name.git (default $MONKEYS_SWE_REPO_MIRROR).")

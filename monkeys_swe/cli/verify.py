@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from monkeys_swe.cli.options import engine_options
 from monkeys_swe.errors import UserError
 from monkeys_swe.executors.options import executor_from, ray_options
 
@@ -41,6 +42,7 @@ from harness.instance import DEFAULT_DATASET as DEFAULT_DATA
                                                "nor written.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False),
               help="The verdict cache, reused across runs (SQLite; default ~/.cache/monkeys-swe/verdicts.db).")
+@engine_options
 @ray_options
 def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool_size, timeout, memory,
             cpus, base_image, no_prebuilt, image_source, report_path, log_dir, full_grading, **ray_flags):
@@ -48,6 +50,8 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
     a verdict is `error` (one line per such instance on stderr). Each verdict is appended
     to REPORT's .jsonl as it is decided; on Ctrl-C/SIGTERM the report keeps what finished."""
     from harness import batch
+    from harness.disk import DiskError
+    from harness.engine import EngineError
     from harness.instance import DataError, load_instances
     from harness.repos import RepoError
     from harness.sandbox import Limits, install_signal_handlers
@@ -93,7 +97,7 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
             on_verdict=lambda p, v: click.echo(f"  {p['instance_id']} [{p.get('model_name_or_path')}] "
                                                f"{v.status} ({v.duration_s:.1f}s)"
                                                + (" cached" if getattr(v, "cached", False) else ""), err=True))
-    except (DataError, RepoError) as exc:
+    except (DataError, RepoError, DiskError, EngineError) as exc:
         raise UserError(str(exc)) from exc
     finally:
         executor.close()

@@ -1,0 +1,115 @@
+"""The harness on Podman, through its Docker-compatible service (`.ci/bootstrap --test` starts it
+on /run/podman/podman.sock, rootful): limits enforced, no network, the fixture instance verified
+end to end; and a rootless Podman that cannot enforce a limit gives the one-line refusal."""
+import os
+import subprocess
+import tempfile
+import time
+
+import docker
+import pytest
+
+from harness import docker_util, engine
+from harness.base_images import ensure_base_images
+from harness.docker_util import LABEL
+from harness.sandbox import Limits, Sandbox
+from harness.verify import Verifier
+from harness_fixture import make_fixture_instance
+
+pytestmark = pytest.mark.docker
+SOCKET = "unix:///run/podman/podman.sock"
+LIMITS = Limits(memory="256m", cpus=0.5, pids=64, timeout_s=60)
+
+
+@pytest.fixture(scope="module")
+def podman():
+    """This process talks to Podman for the module (as `--engine podman` makes it), then to Docker again."""
+    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "CONTAINER_HOST", engine.ENV)}
+    os.environ.pop("DOCKER_HOST", None)
+    os.environ["CONTAINER_HOST"] = SOCKET
+    try:
+        engine.select("podman")
+        client = docker_util.get_client()
+        yield client
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        engine.reset_client()
+
+
+def test_podman_sandbox_limits_network_and_cleanup(podman):
+    info = engine.describe(podman)
+    assert info.kind == "podman" and not info.rootless, info
+    image = ensure_base_images(podman)  # the offline base, imported into Podman
+    with Sandbox(image, limits=LIMITS, client=podman) as sb:
+        cid = sb.container.id
+        # the cgroup the container sees says what the kernel enforces (v1 or v2 file names)
+        r = sb.exec("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; "
+                    "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
+                    "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max; "
+                    "ls /sys/class/net", timeout=30)
+        memory, pids, quota, *nets = r.output.split()
+        assert int(memory) == 256 << 20 and int(pids) == 64 and int(quota) == 50000, r.output
+        assert nets == ["lo"], r.output  # --network none: loopback only
+        bomb = sb.exec("for i in $(seq 100); do sleep 5 & done; wait", timeout=20)
+        assert "fork" in bomb.output.lower() or "resource" in bomb.output.lower(), bomb.output  # pids limit bites
+        labels = podman.api.inspect_container(cid)["Config"]["Labels"]
+        assert labels[LABEL] == "1" and labels[f"{LABEL}.owner-pid"] == str(os.getpid())
+    with pytest.raises(docker.errors.NotFound):
+        podman.api.inspect_container(cid)  # removed on close
+
+
+def test_fixture_instance_verified_on_podman(podman, tmp_path):
+    inst, mirror = make_fixture_instance(tmp_path)
+    with Verifier(inst, repo_mirror=mirror, pool_size=2, limits=Limits(memory="512m", cpus=1, pids=128,
+                                                                      timeout_s=90)) as v:
+        assert v.client.api.base_url == podman.api.base_url
+        gold = v.verify(inst.patch)
+        assert gold.status == "resolved", gold
+        empty = v.verify("")
+        assert empty.status == "not_resolved" and empty.fail_to_pass["failure"], empty
+    assert podman.images.get(v.image).labels[f"{LABEL}.kind"] == "instance"  # built by Podman
+    time.sleep(1)  # the pool removes used sandboxes in the background; close waited for them
+    mine = podman.api.containers(all=True, filters={"label": f"{LABEL}.owner-pid={os.getpid()}"})
+    assert mine == [], mine
+
+
+@pytest.fixture()
+def rootless_podman():
+    """A rootless Podman service (as `nobody`, single uid mapping), on a socket under /tmp."""
+    work = tempfile.mkdtemp(prefix="monkeys-rootless-")
+    for sub in ("run", "home"):
+        os.makedirs(os.path.join(work, sub))
+    subprocess.run(["chown", "-R", "nobody", work], check=True)
+    sock = os.path.join(work, "podman.sock")
+    proc = subprocess.Popen(["runuser", "-u", "nobody", "--", "env", f"XDG_RUNTIME_DIR={work}/run",
+                             f"HOME={work}/home", "podman", "system", "service", "--time=0", f"unix://{sock}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = docker.DockerClient(base_url=f"unix://{sock}", version="1.41", timeout=60)
+    try:
+        for _ in range(150):
+            try:
+                client.ping()
+                break
+            except (docker.errors.DockerException, OSError, Exception):
+                time.sleep(0.1)
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        subprocess.run(["rm", "-rf", work], check=False)
+
+
+def test_rootless_podman_limit_it_cannot_enforce_is_refused(rootless_podman):
+    info = engine.describe(rootless_podman)
+    assert info.kind == "podman" and info.rootless
+    missing = engine.unenforced(info, memory="256m", cpus=0.5, pids=64)
+    if open("/proc/self/mountinfo").read().count(" - cgroup ") > 0:  # cgroup v1 (or hybrid): no rootless limits
+        assert [m.split(" limit")[0].split()[-1] for m in missing] == ["memory", "cpus", "pids"], missing
+    if missing:
+        with pytest.raises(engine.EngineError) as exc:
+            Sandbox("monkeys-swe/none:never-pulled", limits=LIMITS, client=rootless_podman).start()
+        message = str(exc.value)
+        assert "\n" not in message and "memory limit (256m)" in message and "rootless" in message, message
+    # with no limits asked, nothing is refused (the engine can still be used for unlimited work)
+    assert engine.unenforced(info, memory=None, cpus=0, pids=0) == []
