@@ -87,14 +87,15 @@ class Held:
     labels: dict
 
 
-def held(client) -> list[Held]:
-    """Our images with the bytes each adds over the image it was built on."""
-    images = client.images.list(filters={"label": LABEL})
+def held(client, only: dict[str, str] | None = None) -> list[Held]:
+    """Our images (`only`: those with these labels too) with the bytes each adds over the image it
+    was built on."""
+    images = client.images.list(filters={"label": [LABEL, *(f"{k}={v}" for k, v in (only or {}).items())]})
     size = {}
     for image in images:
         for tag in image.tags:
             size[plain(tag)] = int(image.attrs.get("Size") or 0)
-    rows = []
+    rows, unique = [], None
     for image in images:
         labels = image.labels or {}
         if labels.get(LABEL) != "1":
@@ -102,13 +103,19 @@ def held(client) -> list[Held]:
         kind = labels.get(f"{LABEL}.kind", "?")
         total = int(image.attrs.get("Size") or 0)
         if kind == "instance":
-            parent = size.get(labels.get(f"{LABEL}.env", ""), 0)
+            parent = size.get(labels.get(f"{LABEL}.env", ""))
         elif kind == "env":
-            parent = size.get(f"monkeys-swe/python:{labels.get(f'{LABEL}.python', '')}", 0)
+            parent = size.get(f"monkeys-swe/python:{labels.get(f'{LABEL}.python', '')}")
         else:
             parent = 0
-        rows.append(Held(plain(image.tags[0]) if image.tags else image.short_id, image.id, kind,
-                         max(0, total - parent), labels))
+        if parent is None:  # built on an image we do not know: the engine's count of its unshared bytes
+            if unique is None:
+                unique = {i["Id"]: int(i.get("Size") or 0) - max(int(i.get("SharedSize") or 0), 0)
+                          for i in client.df().get("Images") or []}
+            own = unique.get(image.id, total)
+        else:
+            own = total - parent
+        rows.append(Held(plain(image.tags[0]) if image.tags else image.short_id, image.id, kind, max(0, own), labels))
     return rows
 
 
@@ -246,13 +253,15 @@ def last_used(client) -> dict[str, float]:
         return dict(con.execute("SELECT tag, at FROM used WHERE engine = ?", (_engine_key(client),)))
 
 
-def enforce_budget(client, *, room: int = 0, keep: Iterable[str] = ()) -> list[str]:
+def enforce_budget(client, *, room: int = 0, keep: Iterable[str] = (), only: dict[str, str] | None = None,
+                   limit: int | None = None) -> list[str]:
     """Remove our least-recently-used instance images (then environments no image of ours needs)
-    until ours plus `room` fit the budget; returns the removed tags. No budget: nothing."""
-    limit = budget()
+    until ours plus `room` fit the budget (`limit`, default --disk-budget); returns the removed tags.
+    No budget: nothing. `only`: consider only images with these labels (a test's own)."""
+    limit = budget() if limit is None else limit
     if limit is None:
         return []
-    rows = held(client)
+    rows = held(client, only)
     used = ours_bytes(rows)
     if used + room <= limit:
         return []
@@ -261,7 +270,8 @@ def enforce_budget(client, *, room: int = 0, keep: Iterable[str] = ()) -> list[s
     when = last_used(client)
     removed = []
     for kind in ("instance", "env"):
-        needed_envs = {r.labels.get(f"{LABEL}.env") for r in held(client) if r.kind == "instance"} if kind == "env" else set()
+        needed_envs = {r.labels.get(f"{LABEL}.env") for r in held(client) if r.kind == "instance"} \
+            if kind == "env" else set()
         candidates = sorted((r for r in rows if r.kind == kind), key=lambda r: when.get(r.tag, 0.0))
         for r in candidates:
             if used + room <= limit:
@@ -275,7 +285,7 @@ def enforce_budget(client, *, room: int = 0, keep: Iterable[str] = ()) -> list[s
                 continue
             used -= r.own
             removed.append(r.tag)
-        rows = held(client)
+        rows = held(client, only)
     if removed:
         log.info("disk budget %s: removed %d least-recently-used images (%s); ours now %s", human(limit),
                  len(removed), ", ".join(removed[:5]), human(used))
