@@ -114,10 +114,11 @@ _lock = threading.Lock()
 
 def gate(client) -> Gate:
     """The gate of `client`'s engine (one per engine address in this process)."""
-    key = str(client.api.base_url)
+    from harness import engine
+
+    key = engine.address(client)
     with _lock:
         if key not in _gates:
-            from harness import engine
 
             info = engine.describe(client)
             _gates[key] = Gate(f"{info.kind}@{key}", default_cap(info.ncpu, info.mem_bytes))

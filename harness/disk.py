@@ -239,7 +239,9 @@ def _db() -> sqlite3.Connection:
 
 
 def _engine_key(client) -> str:
-    return str(client.api.base_url)
+    from harness import engine
+
+    return engine.address(client)
 
 
 def touch(client, tag: str) -> None:

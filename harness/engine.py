@@ -69,6 +69,13 @@ def is_remote(url: str | None = None) -> bool:
     return bool(url) and url.split("://", 1)[0] in ("tcp", "ssh", "http", "https")
 
 
+def address(client) -> str:
+    """The engine's address (docker-py names every unix socket http+docker://localhost)."""
+    adapter = getattr(client.api, "_custom_adapter", None)
+    path = getattr(adapter, "socket_path", None)
+    return f"unix://{path}" if path else str(client.api.base_url)
+
+
 def reset_client() -> None:
     from harness import docker_util
 
@@ -96,15 +103,15 @@ class EngineInfo:
                 "cgroup": f"v{self.cgroup_version}", "remote": self.remote, "storage": self.storage}
 
 
-_info: dict[int, EngineInfo] = {}
+_info: dict[str, EngineInfo] = {}  # by engine address
 _info_lock = threading.Lock()
 
 
 def describe(client) -> EngineInfo:
-    """What the engine behind `client` is (asked once per client)."""
+    """What the engine behind `client` is (asked once per engine address)."""
     with _info_lock:
-        if id(client) in _info:
-            return _info[id(client)]
+        if address(client) in _info:
+            return _info[address(client)]
     info = client.info()
     components = [c.get("Name", "") for c in (client.version().get("Components") or [])]
     podman = any("podman" in n.lower() for n in components) or "BuildahVersion" in info
@@ -117,11 +124,11 @@ def describe(client) -> EngineInfo:
     found = EngineInfo(
         kind="podman" if podman else "docker", version=str(info.get("ServerVersion", "")), rootless=rootless,
         cgroup_version=str(info.get("CgroupVersion") or "1"), controllers=controllers,
-        storage=str(info.get("DockerRootDir", "")), remote=is_remote(client.api.base_url),
+        storage=str(info.get("DockerRootDir", "")), remote=is_remote(address(client)),
         ncpu=int(info.get("NCPU") or os.cpu_count() or 1), mem_bytes=int(info.get("MemTotal") or 0),
         flags={k: bool(info.get(k, True)) for k in ("MemoryLimit", "PidsLimit", "CpuCfsQuota")})
     with _info_lock:
-        _info[id(client)] = found
+        _info[address(client)] = found
     return found
 
 

@@ -2,6 +2,7 @@
 on /run/podman/podman.sock, rootful): limits enforced, no network, the fixture instance verified
 end to end; and a rootless Podman that cannot enforce a limit gives the one-line refusal."""
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -82,9 +83,10 @@ def rootless_podman():
         os.makedirs(os.path.join(work, sub))
     subprocess.run(["chown", "-R", "nobody", work], check=True)
     sock = os.path.join(work, "podman.sock")
-    proc = subprocess.Popen(["runuser", "-u", "nobody", "--", "env", f"XDG_RUNTIME_DIR={work}/run",
-                             f"HOME={work}/home", "podman", "system", "service", "--time=0", f"unix://{sock}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"], user="nobody",
+                            group="nogroup", extra_groups=[], env={"PATH": os.environ["PATH"], "HOME": f"{work}/home",
+                                                                   "XDG_RUNTIME_DIR": f"{work}/run"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     client = docker.DockerClient(base_url=f"unix://{sock}", version="1.41", timeout=60)
     try:
         for _ in range(150):
@@ -95,7 +97,7 @@ def rootless_podman():
                 time.sleep(0.1)
         yield client
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # rootless Podman re-executes itself in a user namespace
         proc.wait(timeout=30)
         subprocess.run(["rm", "-rf", work], check=False)
 
