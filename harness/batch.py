@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from harness import disk, engine
+from harness import capacity, disk, engine
 from harness.docker_util import get_client
 from harness.instance import DataError, SWEInstance
 from harness.sandbox import Limits
@@ -95,6 +95,7 @@ def verify_predictions(instances: dict[str, SWEInstance], predictions: list[dict
         report["resolved_instances"] = len(report["resolved_ids"])
         report["cache_hits"] = sum(e.get("cache_hits", 0) for e in report["instances"].values())
         report["seconds"] = round(time.time() - started, 2)
+        report["sandboxes"] = capacity.stats()  # each engine's cap, the window it settled on, its back-offs
     return report
 
 

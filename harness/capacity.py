@@ -60,24 +60,29 @@ class Gate:
     def __init__(self, engine: str, cap: int):
         self.stats = GateStats(engine=engine, cap=cap, window=min(cap, INITIAL_WINDOW))
         self._cond = threading.Condition()
+        self._waiting = 0
 
     def acquire(self, *, wait: bool = True) -> bool:
         """Take a slot; False only when `wait` is False and none is free."""
         s = self.stats
         with self._cond:
-            if s.live >= s.window:
+            if s.live >= s.window or (not wait and self._waiting):  # a spare never jumps the queue
                 if not wait:
                     return False
                 s.waits += 1
+                self._waiting += 1
                 deadline = time.monotonic() + MAX_WAIT_S
-                while s.live >= s.window:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        s.over += 1
-                        log.warning("sandbox gate %s: waited %.0fs for a slot; starting over the window %d",
-                                    s.engine, MAX_WAIT_S, s.window)
-                        break
-                    self._cond.wait(left)
+                try:
+                    while s.live >= s.window:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            s.over += 1
+                            log.warning("sandbox gate %s: waited %.0fs for a slot; starting over the window %d",
+                                        s.engine, MAX_WAIT_S, s.window)
+                            break
+                        self._cond.wait(left)
+                finally:
+                    self._waiting -= 1
             s.live += 1
             s.starts += 1
             s.peak = max(s.peak, s.live)

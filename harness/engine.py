@@ -50,6 +50,8 @@ def select(name: str | None) -> None:
     if name not in ENGINES:
         raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINES)}")
     os.environ[ENV] = name
+    if name == "docker" and "podman" in os.environ.get("DOCKER_HOST", ""):  # back from Podman
+        os.environ.pop("DOCKER_HOST")
     if name == "podman":
         url = os.environ.get("CONTAINER_HOST") or os.environ.get("DOCKER_HOST") or _podman_socket()
         if url is None:

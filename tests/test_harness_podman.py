@@ -64,7 +64,7 @@ def test_fixture_instance_verified_on_podman(podman, tmp_path):
     inst, mirror = make_fixture_instance(tmp_path)
     with Verifier(inst, repo_mirror=mirror, pool_size=2, limits=Limits(memory="512m", cpus=1, pids=128,
                                                                       timeout_s=90)) as v:
-        assert v.client.api.base_url == podman.api.base_url
+        assert engine.address(v.client) == SOCKET
         gold = v.verify(inst.patch)
         assert gold.status == "resolved", gold
         empty = v.verify("")
@@ -89,12 +89,13 @@ def rootless_podman():
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     client = docker.DockerClient(base_url=f"unix://{sock}", version="1.41", timeout=60)
     try:
-        for _ in range(150):
+        deadline = time.time() + 60
+        while time.time() < deadline:
             try:
                 client.ping()
                 break
-            except (docker.errors.DockerException, OSError, Exception):
-                time.sleep(0.1)
+            except Exception:  # not listening yet
+                time.sleep(0.2)
         yield client
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # rootless Podman re-executes itself in a user namespace
@@ -115,3 +116,65 @@ def test_rootless_podman_limit_it_cannot_enforce_is_refused(rootless_podman):
         assert "\n" not in message and "memory limit (256m)" in message and "rootless" in message, message
     # with no limits asked, nothing is refused (the engine can still be used for unlimited work)
     assert engine.unenforced(info, memory=None, cpus=0, pids=0) == []
+
+
+def test_program_runner_on_podman(podman):
+    """Untrusted programs judged in Podman runner containers (tmpfs scratch, nobody, limits)."""
+    from monkeys_swe.verifiers.programs import ProgramJob, ProgramPool
+
+    tests = [{"input": "2 3\n", "output": "5\n"}, {"input": "10 -4\n", "output": "6\n"}]
+    jobs = [ProgramJob("a, b = map(int, input().split())\nprint(a + b)\n", tests),
+            ProgramJob("a, b = map(int, input().split())\nprint(a - b)\n", tests),
+            ProgramJob("import os\nwhile True:\n    os.fork()\n", tests, timeout_s=3)]
+    with ProgramPool(size=1) as pool:
+        results = pool.run_many(jobs)
+        assert engine.address(pool._all[0].client) == SOCKET
+    assert [r.status for r in results][:2] == ["passed", "wrong_answer"], results
+    assert results[2].status in ("timeout", "runtime_error", "killed"), results[2]
+
+
+def test_remote_engine_over_tcp_gets_the_snapshot_as_a_build_context(podman, tmp_path):
+    """An engine reached over TCP (a second Podman service on 127.0.0.1:PORT, as a remote host's
+    would be): no shared filesystem, the repository snapshot travels in the build context."""
+    import socket
+
+    from harness import repos
+    from harness.docker_util import build_image
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = "/run/monkeys-swe/podman-containers.conf"  # the host fitting .ci/podman-service wrote
+    env = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}  # set: podman would be a client
+    env.update({"CONTAINERS_CONF": conf} if os.path.exists(conf) else {})
+    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"tcp:127.0.0.1:{port}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    saved = os.environ.get("DOCKER_HOST")
+    tag = f"monkeys-swe/remote-test:{os.getpid()}"
+    try:
+        os.environ["DOCKER_HOST"] = f"tcp://127.0.0.1:{port}"
+        engine.reset_client()
+        deadline = time.time() + 60
+        while True:
+            try:
+                client = docker_util.get_client()
+                break
+            except RuntimeError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        info = engine.describe(client)
+        assert info.remote and info.kind == "podman"
+        inst, mirror = make_fixture_instance(tmp_path)
+        snapshot = repos.archive(repos.locate(inst.repo, mirror), inst.base_commit)
+        build_image(client, tag, f"FROM {ensure_base_images(client)}\nCOPY repo/ /testbed/\n", {},
+                    extra_tar=snapshot, labels={LABEL: "1", f"{LABEL}.kind": "test"})
+        with Sandbox(tag, limits=LIMITS, client=client) as sb:
+            r = sb.exec("grep -c 'def mean' calc/ops.py", timeout=30)
+        assert r.exit_code == 0 and r.output.strip() == "1", r.output
+        client.images.remove(tag)
+    finally:
+        os.environ.pop("DOCKER_HOST") if saved is None else os.environ.__setitem__("DOCKER_HOST", saved)
+        engine.reset_client()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -31,6 +31,7 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
         + (f", [yellow]{stats.errors} verifier errors[/]" if stats.errors else "")
         + (f", [yellow]{stats.failed_slots} slots failed to generate[/]" if stats.failed_slots else "")
     )
+    _sandbox_summary(run_dir, console)
     if executor is not None and executor.describe():
         from monkeys_swe.progress import cluster_line
 
@@ -40,6 +41,24 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
     from monkeys_swe.reports import report_run
 
     return report_run(run_dir, console=console)
+
+
+def _sandbox_summary(run_dir: Any, console: Console) -> None:
+    """The engines' sandbox caps and what they did (harness.capacity), when this run used sandboxes:
+    printed, logged, and kept in RUN/sandboxes.json."""
+    import json
+    import logging
+    import sys
+
+    if "harness.capacity" not in sys.modules:
+        return
+    from harness import capacity
+
+    if capacity.stats():
+        line = capacity.summary_line()
+        console.print(f"sandboxes: {line}")
+        logging.getLogger("harness.capacity").info("sandboxes: %s", line)
+        (run_dir / "sandboxes.json").write_text(json.dumps(capacity.stats(), indent=2))
 
 
 @click.command()

@@ -106,6 +106,10 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
             if report.get("interrupted"):
                 click.echo(f"interrupted: report with the finished verdicts in {report_path}", err=True)
     _print_table(report)
+    if report.get("sandboxes"):
+        from harness.capacity import summary_line
+
+        click.echo(f"sandboxes: {summary_line()}")
     click.echo(f"report: {report_path} (verdicts as they came: {stream_path})")
     for iid, reason in report["unjudged"].items():
         click.echo(f"not judged: {iid}: {reason}", err=True)
