@@ -143,9 +143,9 @@ def unenforced(info: EngineInfo, *, memory: Any, cpus: Any, pids: Any) -> list[s
         if not value:
             continue
         where = f"{info.kind}{' (rootless' if info.rootless else ' (rootful'}, cgroup v{info.cgroup_version})"
-        if info.kind == "podman" and info.rootless and info.cgroup_version == "1":
+        if info.rootless and info.cgroup_version == "1":  # rootless Docker ignores them too
             out.append(f"{where} cannot enforce the {name} limit ({value}): rootless limits need cgroup v2 "
-                       "with the controller delegated; run Podman as root, or on cgroup v2")
+                       "with the controller delegated; run the engine as root, or on cgroup v2")
         elif info.controllers is not None and CONTROLLERS[name] not in info.controllers:
             out.append(f"{where} cannot enforce the {name} limit ({value}): the {CONTROLLERS[name]} cgroup "
                        "controller is not delegated to it (systemd: Delegate=memory pids cpu)")
