@@ -178,3 +178,27 @@ def test_remote_engine_over_tcp_gets_the_snapshot_as_a_build_context(podman, tmp
         engine.reset_client()
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_cli_engine_option_lists_podman_images(podman, capsys):
+    from monkeys_swe.cli import cli
+    from monkeys_swe.errors import UserError
+
+    cli.main(["images", "list", "--engine", "podman"], standalone_mode=False)
+    out = capsys.readouterr().out
+    listed = int(out.split(" images; all image layers")[0].split()[-1])
+    assert listed == len(podman.images.list(filters={"label": LABEL})) > 0 and engine.base_url() == SOCKET
+    saved = os.environ.pop("CONTAINER_HOST"), os.environ.pop("DOCKER_HOST")
+    try:  # no service named and none at a default socket here: one line saying how to start one
+        if not any(os.path.exists(p.format(runtime=os.environ.get("XDG_RUNTIME_DIR", "/nonexistent")))
+                   for p in engine.PODMAN_SOCKETS[1:]):
+            real = engine.PODMAN_SOCKETS
+            engine.PODMAN_SOCKETS = ("/nonexistent/podman.sock",)
+            try:
+                with pytest.raises(UserError, match="no Podman service found: start one with"):
+                    cli.main(["images", "list", "--engine", "podman"], standalone_mode=False)
+            finally:
+                engine.PODMAN_SOCKETS = real
+    finally:
+        os.environ["CONTAINER_HOST"], os.environ["DOCKER_HOST"] = saved
+        engine.reset_client()
