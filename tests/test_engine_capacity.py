@@ -34,8 +34,9 @@ def test_select_rejects_unknown_engines_and_finds_podman_by_env(monkeypatch):
     with pytest.raises(engine.EngineError, match="unknown engine 'lxc'"):
         engine.select("lxc")
     monkeypatch.setenv("CONTAINER_HOST", "tcp://10.0.0.5:8888")
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    monkeypatch.delenv(engine.ENV, raising=False)
+    for key in ("DOCKER_HOST", engine.ENV):  # set then removed, so that undo() puts back what was there
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     try:
         engine.select("podman")
         assert engine.base_url() == "tcp://10.0.0.5:8888" and engine.is_remote()
