@@ -118,7 +118,7 @@ def main() -> None:
         print(f"ratio ({b} / {a}): per-attempt overhead {ob / max(oa, 1e-3):.2f}x")
     if args.skip_baseline:
         return
-    client = get_client()
+    client, ours_overhead = get_client(), overheads[name]  # the baseline runs on the last engine
     script = grading.eval_script(TEST_CMD, apply_test_patch=True)
     base_runs = [baseline_one(client, image, patches[i], script, inst.test_patch) for i in range(args.baseline_n)]
     base_per = statistics.median(total for total, _ in base_runs)
