@@ -1,6 +1,10 @@
 """Per-attempt overhead of harness.verify vs the official SWE-bench harness's container recipe.
 
     .venv/bin/python benchmarks/harness_overhead.py [--n 50] [--baseline-n 5] [--pool-size 2]
+    .venv/bin/python benchmarks/harness_overhead.py --engines docker,podman --skip-baseline
+
+`--engines docker,podman` measures ours on each engine in this one run (same candidates, each
+engine's own copy of the fixture image) and prints Podman's per-attempt overhead over Docker's.
 
 Both run on the fixture instance (tests/harness_fixture.py), same image, same eval script.
 - ours: Verifier.verify_many on N candidates (duplicates, failing and malformed ones mixed in).
@@ -23,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from harness import grading  # noqa: E402
+from harness import engine, grading  # noqa: E402
 from harness.docker_util import get_client, tar_bytes  # noqa: E402
 from harness.sandbox import Limits  # noqa: E402
 from harness.verify import Verifier  # noqa: E402
@@ -67,18 +71,11 @@ def med(verdicts, phase: str) -> float:
     return statistics.median(v.phases[phase] for v in verdicts)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=50)
-    ap.add_argument("--baseline-n", type=int, default=5)
-    ap.add_argument("--pool-size", type=int, default=2)
-    ap.add_argument("--skip-baseline", action="store_true", help="only measure ours")
-    args = ap.parse_args()
-
-    inst, mirror = make_fixture_instance(Path(tempfile.mkdtemp(prefix="bench-")))
-    patches = candidates(inst, mirror, args.n)
+def measure_ours(inst, mirror, patches, args) -> tuple[str, float, float]:
+    """(image, wall seconds, median per-attempt overhead) of Verifier.verify_many on this engine."""
     verifier = Verifier(inst, repo_mirror=mirror, pool_size=args.pool_size, limits=Limits(timeout_s=60))
     image = verifier.ensure_image()
+    verifier.health()  # the one-off validation of a new image is not an attempt's cost
 
     start = time.monotonic()
     with verifier:
@@ -95,9 +92,33 @@ def main() -> None:
     print(f"          median per-attempt overhead beyond the test command: {ours_overhead:.3f} s "
           f"(acquire {med(unique, 'acquire'):.3f}, upload {med(unique, 'upload'):.3f}, "
           f"exec beyond the command {statistics.median(v.phases['exec'] - v.test_command_s for v in unique):.3f})")
+    return image, ours_wall, ours_overhead
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--baseline-n", type=int, default=5)
+    ap.add_argument("--pool-size", type=int, default=2)
+    ap.add_argument("--skip-baseline", action="store_true", help="only measure ours")
+    ap.add_argument("--engines", help="comma-separated engines to measure ours on, e.g. docker,podman "
+                                      "(default: the one DOCKER_HOST names)")
+    args = ap.parse_args()
+
+    inst, mirror = make_fixture_instance(Path(tempfile.mkdtemp(prefix="bench-")))
+    patches = candidates(inst, mirror, args.n)
+    overheads = {}
+    for name in (args.engines.split(",") if args.engines else [None]):
+        if name:
+            engine.select(name)
+            print(f"== engine {name}")
+        image, ours_wall, overheads[name] = measure_ours(inst, mirror, patches, args)
+    if args.engines and len(overheads) == 2:
+        (a, oa), (b, ob) = overheads.items()
+        print(f"ratio ({b} / {a}): per-attempt overhead {ob / max(oa, 1e-3):.2f}x")
     if args.skip_baseline:
         return
-    client = get_client()
+    client, ours_overhead = get_client(), overheads[name]  # the baseline runs on the last engine
     script = grading.eval_script(TEST_CMD, apply_test_patch=True)
     base_runs = [baseline_one(client, image, patches[i], script, inst.test_patch) for i in range(args.baseline_n)]
     base_per = statistics.median(total for total, _ in base_runs)

@@ -9,6 +9,8 @@ disk never fills. At the end (and with --table-only) it prints a table per repo.
     python benchmarks/lite_gold.py --repo-mirror /work/mirrors                 # all mirrorable
     python benchmarks/lite_gold.py --repo-mirror /work/mirrors --ids a b       # some
     python benchmarks/lite_gold.py --repo-mirror /work/mirrors --slice 0:20 --order spread
+    python benchmarks/lite_gold.py --repo-mirror /work/mirrors --engine podman \
+        --results benchmarks/results/lite_gold_podman.jsonl --ids ...   # the same on Podman
 
 --order spread (default) does one instance per (repo, version) first, across all repos
 (environment images are kept through that pass), then the rest grouped by repo.
@@ -207,9 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prebuilt", action="store_true", help="use prebuilt swebench images when present")
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--markdown", type=Path, help="also write the table here (e.g. benchmarks/results/lite_gold.md)")
+    ap.add_argument("--engine", choices=["docker", "podman"], help="the container engine (default: DOCKER_HOST's); "
+                    "give podman its own --results file to compare with Docker's rows")
     args = ap.parse_args(argv)
 
-    from harness import images, repos
+    from harness import engine, images, repos
+
+    engine.select(args.engine)
     from harness.docker_util import get_client
     from harness.instance import load_instances
 

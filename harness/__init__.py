@@ -9,5 +9,8 @@ Modules (import what you need; nothing heavy is imported here):
 - harness.health    image validation before the first candidate (broken image -> `error`)
 - harness.runners   per-runner structured reports (JUnit, summaries) and test selection
 - harness.batch     verify_predictions (a SWE-bench predictions file -> report)
+- harness.engine    Docker or Podman, local or remote (--engine); limits an engine would not enforce
+- harness.capacity  per-engine cap on live sandboxes, ramp-up and back-off
+- harness.disk      disk preflight and --disk-budget (least-recently-used instance images pruned)
 See harness/README.md.
 """

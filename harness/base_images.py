@@ -24,6 +24,7 @@ PyPI), git, patch, and coreutils' `timeout`.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -67,25 +68,41 @@ LABEL {LABEL}=1 {LABEL}.kind=base
 """
 
 
-def debootstrap_base(tag: str = BASE_IMAGE, *, mirror: str = DEBIAN_MIRROR,
-                     suite: str = "bookworm", client: docker.DockerClient | None = None) -> str:
-    """Make `tag` from Debian packages (debootstrap minbase + docker import). Needs root."""
-    client = client or get_client()
+def rootfs_tar(suite: str, mirror: str = DEBIAN_MIRROR) -> str:
+    """A tar of a debootstrap --variant=minbase root of `suite`, made once per machine and kept
+    in the cache, so a second engine (Docker, then Podman) imports it without a second debootstrap."""
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "monkeys-swe", "rootfs")
+    path = os.path.join(cache, f"{suite}-{hashlib.sha256(mirror.encode()).hexdigest()[:8]}.tar")
+    if os.path.exists(path):
+        return path
     if shutil.which("debootstrap") is None:
         raise RuntimeError("debootstrap is not installed: apt-get install -y debootstrap")
+    os.makedirs(cache, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="monkeys-swe-rootfs-") as root:
         log.info("debootstrap %s into %s (about 35 s)", suite, root)
         subprocess.run(["debootstrap", "--variant=minbase", suite, root, mirror],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # apt caches are useless in an image; keep it small.
         shutil.rmtree(os.path.join(root, "var/cache/apt/archives"), ignore_errors=True)
-        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        repo, _, image_tag = tag.rpartition(":")
-        client.api.import_image_from_stream(tar.stdout, repository=repo, tag=image_tag,
-                                            changes=[f"LABEL {LABEL}=1 {LABEL}.kind=base",
+        subprocess.run(["tar", "-C", root, "-cf", path + ".part", "."], check=True)
+        os.replace(path + ".part", path)
+    return path
+
+
+def debootstrap_base(tag: str = BASE_IMAGE, *, mirror: str = DEBIAN_MIRROR,
+                     suite: str = "bookworm", client: docker.DockerClient | None = None) -> str:
+    """Make `tag` from Debian packages (debootstrap minbase + the engine's import). Needs root."""
+    client = client or get_client()
+    with open(rootfs_tar(suite, mirror), "rb") as tar:
+        # The name with its tag in `repository`, and one LABEL per change: Podman's import
+        # ignores a separate tag and reads "LABEL a=1 b=2" as one label; Docker takes both forms.
+        # A pipe, not the file: docker-py sends a file chunked in a way Podman's service rejects.
+        cat = subprocess.Popen(["cat"], stdin=tar, stdout=subprocess.PIPE)
+        client.api.import_image_from_stream(cat.stdout, repository=tag,
+                                            changes=[f"LABEL {LABEL}=1", f"LABEL {LABEL}.kind=base",
                                                      'CMD ["bash"]'])
-        if tar.wait() != 0:
-            raise RuntimeError("tar of the debootstrap root failed")
+        if cat.wait() != 0:
+            raise RuntimeError("reading the debootstrap root failed")
     return tag
 
 

@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
+from harness import capacity, disk, engine
+from harness.docker_util import get_client
 from harness.instance import DataError, SWEInstance
 from harness.sandbox import Limits
 from harness.records import RecordsError, read_json_records
@@ -66,6 +68,8 @@ def verify_predictions(instances: dict[str, SWEInstance], predictions: list[dict
     report = report if report is not None else {}
     report.update({"resolved_ids": [], "instances": {}, "unjudged": {}, "interrupted": False,
                    "grading": "fail-fast" if fail_fast else "full"})
+    engine.check_limits(get_client(), limits)  # one line naming a limit the engine would not enforce
+    disk.preflight(instances[iid] for iid in by_instance)  # refuses a run that cannot fit, before building
     verdict_cache = open_cache(verdict_cache)
     report["verdict_cache"] = str(verdict_cache.path) if verdict_cache else None
     started = time.time()
@@ -91,6 +95,7 @@ def verify_predictions(instances: dict[str, SWEInstance], predictions: list[dict
         report["resolved_instances"] = len(report["resolved_ids"])
         report["cache_hits"] = sum(e.get("cache_hits", 0) for e in report["instances"].values())
         report["seconds"] = round(time.time() - started, 2)
+        report["sandboxes"] = capacity.stats()  # each engine's cap, the window it settled on, its back-offs
     return report
 
 

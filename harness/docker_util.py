@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import tarfile
 import threading
 
@@ -23,11 +24,18 @@ def get_client() -> docker.DockerClient:
     global _client
     with _client_lock:
         if _client is None:
+            environment = dict(os.environ)
+            if not environment.get("DOCKER_HOST") and environment.get("CONTAINER_HOST"):  # Podman's name
+                environment["DOCKER_HOST"] = environment["CONTAINER_HOST"]
+            where = environment.get("DOCKER_HOST") or "the local Docker socket"
             try:
-                _client = docker.from_env(timeout=600, max_pool_size=64)
+                # ssh://: through the `ssh` client (the remote needs `docker system dial-stdio`)
+                _client = docker.from_env(timeout=600, max_pool_size=64, use_ssh_client=True,
+                                          environment=environment)
                 _client.ping()
             except DockerException as exc:
-                raise RuntimeError(f"cannot reach the Docker engine ({exc}); is dockerd running?") from exc
+                raise RuntimeError(f"cannot reach the container engine at {where} ({exc}); is dockerd "
+                                   "(or `podman system service`) running?") from exc
         return _client
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from harness import blobs, lifecycle, repos, specs
+from harness import blobs, disk, lifecycle, repos, specs
 from harness.base_images import (BASE_IMAGE, PYTHON_IMAGE, ensure_base_images, ensure_python_base,
                                  ensure_source_python, python_base_for)
 from harness.docker_util import LABEL, build_image, get_client, image_exists
@@ -349,8 +349,13 @@ def ensure_image(instance: SWEInstance, *, repo_mirror: str | None = None, base_
         name = find_prebuilt(instance, client, source=use_prebuilt)
         if name:
             return name
-    return build_instance_image(instance, repo_mirror=repo_mirror, base_image=base_image, client=client,
-                                timings=timings)
+    if disk.budget() is not None:  # make room first: least-recently-used instance images go
+        disk.enforce_budget(client, room=disk.estimate([instance], client).largest)
+    tag = build_instance_image(instance, repo_mirror=repo_mirror, base_image=base_image, client=client,
+                               timings=timings)
+    disk.touch(client, tag)
+    disk.enforce_budget(client, keep={tag})
+    return tag
 
 
 def list_images(client: docker.DockerClient | None = None) -> list[dict]:

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from harness import lifecycle
 from harness.docker_util import LABEL, get_client
-from harness.sandbox import Limits, Sandbox
+from harness.sandbox import Limits, NoSlot, Sandbox
 
 
 class SandboxPool:
@@ -21,8 +21,11 @@ class SandboxPool:
                  network: bool = False, workdir: str = "/testbed", labels: dict | None = None,
                  client=None, blackhole: tuple[str, ...] = ()):
         lifecycle.reap_orphans(client or get_client(), LABEL)  # leftovers of killed processes
-        self._make = lambda: Sandbox(image, limits=limits, network=network, workdir=workdir,
-                                     labels=labels, client=client, blackhole=blackhole).start()
+        # Spares take a free slot of the engine's gate (harness.capacity) or are not made: a
+        # lifecycle thread waiting for a slot would hold up the removals that free one.
+        self._make = lambda wait=True: Sandbox(image, limits=limits, network=network, workdir=workdir,
+                                               labels=labels, client=client,
+                                               blackhole=blackhole).start(wait_for_slot=wait)
         self._spares = max(0, spares)
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-lifecycle")
         self._ready: collections.deque[Future] = collections.deque()
@@ -33,14 +36,18 @@ class SandboxPool:
     def prefill(self) -> None:
         with self._lock:
             while not self._closed and len(self._ready) < self._spares:
-                self._ready.append(self._executor.submit(self._make))
+                self._ready.append(self._executor.submit(self._make, False))
 
     def acquire(self) -> Sandbox:
         """A started, never-used sandbox (a spare when one is ready)."""
         lifecycle.check_not_shutting_down()
         with self._lock:
             future = self._ready.popleft() if self._ready else None
-        sandbox = future.result() if future is not None else self._make()
+        try:
+            sandbox = future.result() if future is not None else None
+        except NoSlot:  # no spare could be made then: wait for a slot now
+            sandbox = None
+        sandbox = sandbox or self._make()
         self.prefill()
         return sandbox
 

@@ -88,7 +88,9 @@ def try_pull(client: docker.DockerClient, name: str) -> bool:
     last = name.split("/")[-1]
     repo, tag = (name.rsplit(":", 1) if ":" in last else (name, "latest"))
     try:
-        client.api.pull(repo, tag=tag or "latest")
+        out = client.api.pull(repo, tag=tag or "latest")
+        if not image_exists(client, f"{repo}:{tag or 'latest'}"):  # Podman answers 200, the error in the stream
+            raise DockerException(str(out)[-500:])
         return True
     except (APIError, DockerException) as exc:
         msg = str(exc)

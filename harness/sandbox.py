@@ -28,7 +28,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from harness.docker_util import LABEL, get_client, tar_bytes
-from harness import lifecycle, netns
+from harness import capacity, engine, lifecycle, netns
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,10 @@ class SandboxError(RuntimeError):
     pass
 
 
+class NoSlot(SandboxError):
+    """The engine's gate has no free slot (only with `start(wait_for_slot=False)`)."""
+
+
 class Sandbox:
     """`with Sandbox(image) as sb: sb.exec("pytest -x", timeout=60)`."""
 
@@ -89,19 +93,21 @@ class Sandbox:
         self.client = client or get_client()
         self.labels = {LABEL: "1", **lifecycle.owner_labels(LABEL), **(labels or {})}
         self.container = None
+        self._gate = None  # the engine's capacity gate while this sandbox holds a slot
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> "Sandbox":
+    def start(self, *, wait_for_slot: bool = True) -> "Sandbox":
+        """Create and start the container, once a slot of the engine's gate is free
+        (harness.capacity); `wait_for_slot=False`: raise NoSlot instead of waiting."""
         lifecycle.check_not_shutting_down()
-        self.container = self.client.containers.create(
-            self.image, entrypoint=["sleep", "infinity"], command=[], init=True, detach=True,
-            working_dir=self.workdir, labels=self.labels,
-            network_mode="bridge" if self.network else "none", tmpfs=self.tmpfs,
-            mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
-            nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
-            security_opt=["no-new-privileges"])
-        lifecycle.register(self.container)
+        engine.check_limits(self.client, self.limits)  # one line naming a limit it would not enforce
+        gate = capacity.gate(self.client)
+        if not gate.acquire(wait=wait_for_slot):
+            raise NoSlot("no free sandbox slot on the engine")
+        self._gate, began = gate, time.monotonic()
         try:
+            self.container = self._create()
+            lifecycle.register(self.container)
             lifecycle.check_not_shutting_down()  # a signal may have arrived during create
             self.container.start()
             if self.blackhole and not self.network:
@@ -109,12 +115,34 @@ class Sandbox:
         except BaseException:
             self.close()
             raise
+        gate.started(time.monotonic() - began)
         return self
+
+    def _create(self, attempts: int = 3):
+        """containers.create, retried when the engine answers with a server error (it is
+        overloaded: the gate backs off meanwhile)."""
+        for attempt in range(attempts):
+            try:
+                return self.client.containers.create(
+                    self.image, entrypoint=["sleep", "infinity"], command=[], init=True, detach=True,
+                    working_dir=self.workdir, labels=self.labels,
+                    network_mode="bridge" if self.network else "none", tmpfs=self.tmpfs,
+                    mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
+                    nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
+                    security_opt=["no-new-privileges"])
+            except APIError as exc:
+                if not exc.is_server_error() or attempt == attempts - 1:
+                    raise
+                self._gate.back_off(f"the engine failed a create ({str(exc)[:120]})", error=True)
+                time.sleep(1.0 + attempt)
 
     def close(self) -> None:
         if self.container is not None:
             lifecycle.remove(self.container)
             self.container = None
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.release()
 
     def __enter__(self) -> "Sandbox":
         return self.start()
@@ -139,6 +167,7 @@ class Sandbox:
             self.put_file(stdin_path, stdin)
             cmd = f"exec < {stdin_path}; rm -f {stdin_path}\n{cmd}"
         api = self.client.api
+        asked = time.monotonic()
         try:
             exec_id = api.exec_create(
                 self.container.id, ["bash", "-c", _RUNNER, "runner", f"{timeout:.3f}s", cmd,
@@ -150,6 +179,8 @@ class Sandbox:
                                    "start a new Sandbox") from exc
             raise
         start = time.monotonic()
+        if start - asked >= capacity.SLOW_EXEC_S and self._gate is not None:  # the engine is struggling
+            self._gate.back_off(f"exec took {start - asked:.1f}s to create")
         watchdog = _Watchdog(self, timeout)
         chunks, size = [], 0
         try:

@@ -6,7 +6,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from monkeys_swe.cli.options import build_config, run_options
+from monkeys_swe.cli.options import build_config, engine_options, run_options
 from monkeys_swe.config import RunConfig
 from monkeys_swe.errors import UserError
 from monkeys_swe.executors.options import executor_from, pop_ray_flags, ray_options
@@ -31,6 +31,7 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
         + (f", [yellow]{stats.errors} verifier errors[/]" if stats.errors else "")
         + (f", [yellow]{stats.failed_slots} slots failed to generate[/]" if stats.failed_slots else "")
     )
+    _sandbox_summary(run_dir, console)
     if executor is not None and executor.describe():
         from monkeys_swe.progress import cluster_line
 
@@ -42,6 +43,24 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
     return report_run(run_dir, console=console)
 
 
+def _sandbox_summary(run_dir: Any, console: Console) -> None:
+    """The engines' sandbox caps and what they did (harness.capacity), when this run used sandboxes:
+    printed, logged, and kept in RUN/sandboxes.json."""
+    import json
+    import logging
+    import sys
+
+    if "harness.capacity" not in sys.modules:
+        return
+    from harness import capacity
+
+    if capacity.stats():
+        line = capacity.summary_line()
+        console.print(f"sandboxes: {line}")
+        logging.getLogger("harness.capacity").info("sandboxes: %s", line)
+        (run_dir / "sandboxes.json").write_text(json.dumps(capacity.stats(), indent=2))
+
+
 @click.command()
 @click.argument("task", required=False)
 @run_options
@@ -50,6 +69,7 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
               help="Stop sampling a problem once an attempt is verified correct and give its remaining "
                    "attempts to the unsolved ones (sampled in rounds; off by default: coverage curves need "
                    "every sample).")
+@engine_options
 @ray_options
 @click.option("--repo-mirror", type=click.Path(file_okay=False),
               help="swebench: directory of git mirrors, DIR/owner__name.git (default $MONKEYS_SWE_REPO_MIRROR).")

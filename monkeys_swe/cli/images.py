@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from harness.instance import DEFAULT_DATASET
+from monkeys_swe.cli.options import engine_options
 from monkeys_swe.errors import UserError
 
 
@@ -22,6 +23,7 @@ def command():
 @click.option("--python", "pythons", multiple=True, help="Also build the offline base for this Python "
               "(3.9, 3.11, 3.13; another version is compiled from a CPython source in --repo-mirror, "
               "else its nearest base). Repeatable.")
+@engine_options
 def build(data, instance_ids, repo_mirror, base_image, force, pythons):
     from harness import images
     from harness.base_images import ensure_python_base, ensure_source_python, python_base_for
@@ -47,6 +49,7 @@ def build(data, instance_ids, repo_mirror, base_image, force, pythons):
 
 
 @command.command("list", help="Images made by monkeys-swe, with disk per image (shared vs unique bytes).")
+@engine_options
 def list_():
     from rich.console import Console
     from rich.table import Table
@@ -92,6 +95,7 @@ def _median(xs: list[int]) -> int:
                                 "container uses (--all: base images too). Never forced.")
 @click.option("--all", "include_base", is_flag=True, help="Also remove the offline base images.")
 @click.option("--repo", help="Only this repository's images (owner/name).")
+@engine_options
 def prune(include_base, repo):
     from harness import images
 

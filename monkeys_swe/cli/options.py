@@ -98,3 +98,43 @@ def build_config(task: str | None, config_file: str | None, *, task_arg: tuple[s
     if task:
         data["task"] = task
     return parse_config(RunConfig, data, config_file or "options")
+
+
+def _select_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    from harness.engine import EngineError, select
+
+    try:
+        select(value)
+    except EngineError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _set_disk_budget(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    from harness.disk import DiskError, parse_size
+
+    try:
+        parse_size(value)
+    except DiskError as exc:
+        raise UserError(f"--disk-budget: {exc}") from exc
+    import os
+
+    os.environ["MONKEYS_SWE_DISK_BUDGET"] = value  # read by harness.disk, here and in subprocesses
+
+
+def engine_options(f: Callable) -> Callable:
+    """--engine and --disk-budget: where verification runs (bench, verify, solve, images).
+    Both act when parsed and travel in the environment, so subprocesses and local workers follow."""
+    opts = [
+        click.option("--engine", type=click.Choice(["docker", "podman"]), expose_value=False, is_eager=True,
+                     callback=_select_engine,
+                     help="Container engine: docker, or podman (its Docker-compatible service; socket from "
+                          "CONTAINER_HOST, DOCKER_HOST or /run/podman/podman.sock). Default: DOCKER_HOST's engine."),
+        click.option("--disk-budget", expose_value=False, callback=_set_disk_budget, metavar="SIZE",
+                     help="Most disk our instance images may hold on the engine, e.g. 40g: refuse a run that "
+                          "cannot fit, and prune least-recently-used instance images during long runs."),
+    ]
+    return _apply(f, opts)

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from monkeys_swe.cli.options import sampling_options
+from monkeys_swe.cli.options import engine_options, sampling_options
 from monkeys_swe.errors import UserError
 
 
@@ -54,6 +54,7 @@ from monkeys_swe.errors import UserError
 @click.option("--agent-steps", default=30, show_default=True, help="With --mode agent: model replies per trajectory.")
 @click.option("--command-timeout", default=60.0, show_default=True, help="With --mode agent: seconds per shell command.")
 @click.option("--base-image", help="Base image for builds (default: python:X-slim, else offline Debian).")
+@engine_options
 def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, commit, apply_patch, force_apply, samples,
             context_tokens, localize, stop_on_success, no_regression, verify_workers, timeout, base_image,
             mode, agent_steps, command_timeout, tests, selector, use_judge, verdict_cache, **run: Any) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from monkeys_swe.cli.options import choice_flags
+from monkeys_swe.cli.options import choice_flags, engine_options
 from monkeys_swe.errors import UserError
 from monkeys_swe.executors.options import executor_from, ray_options
 
@@ -43,6 +43,7 @@ from harness.instance import DEFAULT_DATASET as DEFAULT_DATA
                                                "nor written.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False),
               help="The verdict cache, reused across runs (SQLite; default ~/.cache/monkeys-swe/verdicts.db).")
+@engine_options
 @ray_options
 def command(predictions, data, instance_ids, ids, filter, slice, patch_file, gold, repo_mirror, pool_size, timeout, memory,
             cpus, base_image, no_prebuilt, image_source, report_path, log_dir, full_grading, **ray_flags):
@@ -50,6 +51,8 @@ def command(predictions, data, instance_ids, ids, filter, slice, patch_file, gol
     a verdict is `error` (one line per such instance on stderr). Each verdict is appended
     to REPORT's .jsonl as it is decided; on Ctrl-C/SIGTERM the report keeps what finished."""
     from harness import batch
+    from harness.disk import DiskError
+    from harness.engine import EngineError
     from harness.instance import DataError, load_instances
     from harness.repos import RepoError
     from harness.sandbox import Limits, install_signal_handlers
@@ -98,7 +101,7 @@ def command(predictions, data, instance_ids, ids, filter, slice, patch_file, gol
             on_verdict=lambda p, v: click.echo(f"  {p['instance_id']} [{p.get('model_name_or_path')}] "
                                                f"{v.status} ({v.duration_s:.1f}s)"
                                                + (" cached" if getattr(v, "cached", False) else ""), err=True))
-    except (DataError, RepoError) as exc:
+    except (DataError, RepoError, DiskError, EngineError) as exc:
         raise UserError(str(exc)) from exc
     finally:
         executor.close()
@@ -107,6 +110,10 @@ def command(predictions, data, instance_ids, ids, filter, slice, patch_file, gol
             if report.get("interrupted"):
                 click.echo(f"interrupted: report with the finished verdicts in {report_path}", err=True)
     _print_table(report)
+    if report.get("sandboxes"):
+        from harness.capacity import summary_line
+
+        click.echo(f"sandboxes: {summary_line()}")
     click.echo(f"report: {report_path} (verdicts as they came: {stream_path})")
     for iid, reason in report["unjudged"].items():
         click.echo(f"not judged: {iid}: {reason}", err=True)

@@ -185,9 +185,21 @@ class SWEBenchTask(Task):
             return v
 
     def prepare(self, problems: list[Problem]) -> None:
-        """Build (or find) every instance's image before sampling, so setup errors come first."""
-        for p in problems:
-            self.verifier(self.instance(p))
+        """Build (or find) every instance's image before sampling, so setup errors come first:
+        limits the engine would not enforce, and a run that will not fit its disk, are refused
+        before anything is built (one line)."""
+        from harness import disk, engine
+        from harness.docker_util import get_client
+        from monkeys_swe.errors import UserError
+
+        instances = [self.instance(p) for p in problems]
+        try:
+            engine.check_limits(get_client(), self.limits)
+            disk.preflight(instances)
+        except (engine.EngineError, disk.DiskError) as exc:
+            raise UserError(str(exc)) from exc
+        for inst in instances:
+            self.verifier(inst)
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         try:
