@@ -70,6 +70,12 @@ def register(container) -> None:
         _live[container.id] = container
 
 
+def forget(container) -> None:
+    """Stop tracking a container someone else removes (a build step the daemon cleans up)."""
+    with _lock:
+        _live.pop(container.id, None)
+
+
 def remove(container) -> None:
     """Force-remove (SIGKILL + delete) one container; missing is fine."""
     try:
@@ -105,6 +111,14 @@ def check_not_shutting_down() -> None:
         raise RuntimeError("shutting down: no new sandboxes")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same cleanup runs; `signum` gives the exit status (128 + 15)."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(f"signal {signum}")
+        self.signum = int(signum)
+
+
 def install_signal_handlers() -> None:
     """Remove our containers on SIGINT/SIGTERM, then behave as the previous handler.
 
@@ -125,7 +139,7 @@ def install_signal_handlers() -> None:
             elif num == signal.SIGINT:
                 raise KeyboardInterrupt
             else:
-                raise SystemExit(128 + num)
+                raise Terminated(num)
 
         signal.signal(signum, handler)
 

@@ -26,7 +26,7 @@ class RunConfig(BaseModel):
     task_args: dict[str, Any] = Field(default_factory=dict, description="the task's settings (its constructor's "
                                       "keyword arguments); all but its cosmetic ones are part of the run's identity")
     limit: int | None = Field(None, ge=1)
-    samples: int = Field(8, ge=1)
+    samples: int = Field(8, ge=1, le=100_000, description="attempts per problem (the paper goes to 10,000)")
     backend: str = "llamacpp"
     model: str | None = None
     base_url: str | None = None

@@ -67,6 +67,8 @@ def test_replayed_mix_finds_verifies_once_and_selects_the_fix(tmp_path):
     summary2, _ = solve_json(tmp_path / "runs")
     assert summary2["docker_verifications"] == 0 and summary2["attempts"] == 4
     assert summary2["selection"] == sel and "attempt 0" in again.stdout
+    first, second = summary2["history"]  # every invocation's summary is kept, the first one's counts too
+    assert first["docker_verifications"] == 2 and second["docker_verifications"] == 0
 
 
 BROKEN = "def slugify(text):\n    return text.lower().replace(' ', '_')\n"
@@ -126,7 +128,8 @@ def test_apply_refuses_a_patch_that_did_not_pass(tmp_path):
     assert (repo / "textutil.py").read_text() == BROKEN
     assert git(repo, "status", "--porcelain").strip() == ""  # the working tree is exactly as it was
     # forced: the same run (resumed, nothing sampled again) and the candidate is written
-    cli(*args, "--force-apply", cwd=tmp_path, check=True)
+    forced = cli(*args, "--force-apply", cwd=tmp_path)
+    assert forced.returncode == 4 and "no candidate resolved the issue" in forced.stderr  # written, yet not a fix
     assert (repo / "textutil.py").read_text() == BROKEN.replace("'_'", "'+'")
 
 

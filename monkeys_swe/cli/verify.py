@@ -94,7 +94,10 @@ def command(predictions, data, instance_ids, patch_file, gold, repo_mirror, pool
                                                f"{v.status} ({v.duration_s:.1f}s)"
                                                + (" cached" if getattr(v, "cached", False) else ""), err=True))
     except (DataError, RepoError) as exc:
-        raise UserError(str(exc)) from exc
+        from monkeys_swe.tasks.base import layout_of
+
+        fits = layout_of(getattr(exc, "row", None) or {}) if isinstance(getattr(exc, "row", None), dict) else None
+        raise UserError(str(exc) + (f"; it looks like {fits} data" if fits else "")) from exc
     finally:
         executor.close()
         if report.get("instances"):  # written on success and on interrupt alike

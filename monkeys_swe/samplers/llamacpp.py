@@ -4,12 +4,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
 from monkeys_swe.errors import UserError
-from monkeys_swe.samplers.base import BaseSampler
+from monkeys_swe.samplers.base import BaseSampler, SamplingCancelled
 from monkeys_swe.types import Sample, SampleRequest
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -32,6 +33,9 @@ def resolve_model_path(model: str | None) -> Path:
     path = Path(model).expanduser()
     if not path.is_file():
         raise UserError(f"llamacpp backend needs a .gguf file; not found: {model}")
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise UserError(f"{model} is not a GGUF model file (llama.cpp reads only GGUF)")
     return path
 
 
@@ -47,15 +51,26 @@ class LlamaCppSampler(BaseSampler):
             # ~2x when the cores are otherwise idle, so only tasks that verify concurrently ask.
             # OpenMP reads this once, when the library loads.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        path = resolve_model_path(model)  # a wrong path is named before a missing library
         try:
             from llama_cpp import Llama
         except ImportError:
             raise UserError("llama-cpp-python is not installed: run .ci/bootstrap (or pip install 'monkeys-swe[llamacpp]')") from None
-        path = resolve_model_path(model)
         self.model_name = DEFAULT_MODEL if model in (None, "", DEFAULT_MODEL) else path.stem
         # llama.cpp's default thread count left a core idle here (about 40% slower).
         threads = n_threads or os.cpu_count() or 1
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+        self._cancelled = threading.Event()
+        decode = self.llm.eval
+
+        def eval_unless_cancelled(tokens: Any) -> None:
+            # llama.cpp decodes one step per `eval` call, from Python: checking here abandons a completion
+            # between two decode steps, so no thread is inside the model when `close` frees it.
+            if self._cancelled.is_set():
+                raise SamplingCancelled("sampling cancelled")
+            decode(tokens)
+
+        self.llm.eval = eval_unless_cancelled  # type: ignore[method-assign]
 
     @classmethod
     def from_config(cls, config: Any) -> "LlamaCppSampler":
@@ -88,6 +103,9 @@ class LlamaCppSampler(BaseSampler):
                     prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"],
                     seed=seed, latency_s=time.perf_counter() - start, finish_reason=choice.get("finish_reason") or "stop",
                 )
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
     def close(self) -> None:
         self.llm.close() if hasattr(self.llm, "close") else None
