@@ -124,7 +124,6 @@ class Runner:
         self.adaptive = adaptive  # stop sampling solved problems; their slots go to the rest (allocation.py)
         self.executor = executor or LocalExecutor()  # where generation and verification run
         self.stats = RunStats()
-        self.started_loop = False
         self.sampler_busy = False  # a sampler thread outlived an interrupt: its model must not be freed
 
     def run(self) -> Path:
@@ -152,13 +151,12 @@ class Runner:
                 sampler = self._sampler or self.executor.sampler(self.config)
                 store.set_meta("config", {**self.config.identity(), "model_name": sampler.model_name})
                 self.executor.prepare(self.task, problems)
-                self.started_loop = True
                 self._loop(store, sampler, {p.id: p for p in problems})
                 s = self.stats
                 log.info("attempts %d (%d new), verified %d, correct %d, errors %d, failed slots %d",
                          s.attempts, s.generated_this_session, s.verified, s.correct, s.errors, s.failed_slots)
         except UserError:
-            if fresh and not self.started_loop:  # the model or the environment failed before any attempt
+            if fresh and self.stats.attempts == 0:  # the model, the server or the environment failed first
                 store.close()
                 discard_run_dir(self.config.run_dir())
             raise

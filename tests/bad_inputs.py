@@ -25,8 +25,6 @@ CASES: list[tuple[str, list[str], str]] = [
     ("bench-concurrency-0", ["bench", "gsm8k", "--concurrency", "0"], "concurrency"),
     ("bench-max-failed-negative", ["bench", "gsm8k", "--max-failed-requests", "-1"], "max_failed_requests"),
     ("bench-unknown-backend", ["bench", "gsm8k", "--backend", "nosuch"], "unknown backend"),
-    ("bench-openai-no-url", ["bench", "gsm8k", "--backend", "openai", "--limit", "1", "--data", "{data}/gsm8k/test.jsonl",
-                             "--runs-dir", "{d}/runs"], "base-url"),
     ("bench-replay-no-source", ["bench", "gsm8k", "--backend", "replay", "--limit", "1",
                                 "--data", "{data}/gsm8k/test.jsonl", "--runs-dir", "{d}/runs"], "replay-from"),
     ("bench-replay-missing-source", ["bench", "gsm8k", "--backend", "replay", "--replay-from", "{d}/nothere",
@@ -175,3 +173,66 @@ def expand(argv: list[str], d: Path, data: Path) -> list[str]:
 
     ro = "/sys/monkeys-swe-test" if os.geteuid() == 0 else str(d / "readonly")  # root writes anywhere else
     return [a.replace("{d}", str(d)).replace("{data}", str(data)).replace("{ro}", ro) for a in argv]
+
+
+def run_all(d: Path, data: Path, cases: list[tuple[str, list[str], str]] = CASES, parallel: int = 3
+            ) -> dict[str, tuple[int, str]]:
+    """{case id: (exit status, stderr)}: each case is `monkeys-swe ARGS` in a process forked from one
+    that imported the CLI once (the console script's `main`, as a user runs it; interpreter start-up is
+    paid once, not 80 times)."""
+    import os
+    import sys
+
+    import importlib
+
+    from monkeys_swe.cli import COMMANDS, main
+    from monkeys_swe.registry import TASKS, task_class
+
+    for module, _ in COMMANDS.values():  # imported once here, not in every child
+        importlib.import_module(module)
+    for name in TASKS:
+        task_class(name)
+    import harness.instance, monkeys_swe.solve.run, monkeys_swe.runner  # noqa: E401,F401
+
+    out = d / "_stderr"
+    out.mkdir(exist_ok=True)
+    results: dict[str, tuple[int, str]] = {}
+    running: dict[int, str] = {}
+
+    def reap() -> None:
+        pid, status = os.wait()
+        cid = running.pop(pid)
+        results[cid] = (os.waitstatus_to_exitcode(status), (out / f"{cid}.err").read_text())
+
+    for cid, argv, _ in cases:
+        while len(running) >= parallel:
+            reap()
+        pid = os.fork()
+        if pid == 0:  # the child: stdout/stderr to files, run, and leave without the parent's cleanup
+            code = 70
+            try:
+                os.chdir(d)
+                for fd, name in ((1, f"{cid}.out"), (2, f"{cid}.err")):
+                    os.dup2(os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+                sys.argv = ["monkeys-swe", *expand(argv, d, data)]
+                try:
+                    main()
+                    code = 0
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        running[pid] = cid
+    while running:
+        reap()
+    return results
+
+
+if __name__ == "__main__":  # python tests/bad_inputs.py DIR DATA: the results as JSON on stdout
+    import sys
+
+    target, shared = Path(sys.argv[1]), Path(sys.argv[2])
+    make_files(target, shared)
+    print(json.dumps(run_all(target, shared)))
