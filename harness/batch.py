@@ -67,7 +67,7 @@ def verify_predictions(instances: dict[str, SWEInstance], predictions: list[dict
     report.update({"resolved_ids": [], "instances": {}, "unjudged": {}, "interrupted": False,
                    "grading": "fail-fast" if fail_fast else "full"})
     verdict_cache = open_cache(verdict_cache)
-    report["verdict_cache"] = str(verdict_cache.path) if verdict_cache else None
+    report["verdict_cache"] = str(verdict_cache.path) if verdict_cache is not None else None  # empty is still on
     started = time.time()
     stream = open(stream_path, "a", encoding="utf-8") if stream_path else None
     try:

@@ -120,6 +120,7 @@ class Runner:
         self._sampler = sampler
         self.problems = problems
         self.on_update = on_update or (lambda stats: None)
+        self.on_phase: Callable[[str], None] = lambda what: None  # "loading model", ... before the counts move
         self.stop_on_success = stop_on_success
         self.adaptive = adaptive  # stop sampling solved problems; their slots go to the rest (allocation.py)
         self.executor = executor or LocalExecutor()  # where generation and verification run
@@ -148,7 +149,10 @@ class Runner:
                 log.info("run %s: %s x %d, backend %s", self.config.run_id(), self.config.task,
                          self.config.samples, self.config.backend)
                 check_settings(store, self.task, self.config)
+                if self._sampler is None:
+                    self.on_phase(f"loading model {self.config.model or ''}".rstrip() + f" ({self.config.backend})")
                 sampler = self._sampler or self.executor.sampler(self.config)
+                self.on_phase("preparing the task")
                 store.set_meta("config", {**self.config.identity(), "model_name": sampler.model_name})
                 self.executor.prepare(self.task, problems)
                 self._loop(store, sampler, {p.id: p for p in problems})
@@ -264,6 +268,8 @@ class Runner:
         for sample in store.unverified(errors=self.config.retry_errors):
             verify(sample)
         thread = threading.Thread(target=produce, name="sampler", daemon=True)
+        self.on_phase("sampling")
+        self.on_update(s)
         thread.start()
         producing, error, last_failure = True, None, None
         try:

@@ -177,6 +177,16 @@ class Store:
         rows = self.db.execute("SELECT problem_id, idx, score FROM scores WHERE scorer=?", (scorer,))
         return {(pid, idx): s for pid, idx, s in rows}
 
+    def statuses(self) -> dict[str, int]:
+        """Attempts per verdict status (correct, incorrect, no_answer, error, ...), plus `unverified`
+        (stored, no verdict yet) and `failed_slots` (not generated), the zeros left out."""
+        out = dict(self.db.execute("SELECT status, COUNT(*) FROM verdicts GROUP BY status ORDER BY status").fetchall())
+        q = self.db.execute
+        out["unverified"] = q("SELECT COUNT(*) FROM attempts a LEFT JOIN verdicts v ON a.problem_id = v.problem_id "
+                              "AND a.idx = v.idx WHERE v.idx IS NULL").fetchone()[0]
+        out["failed_slots"] = q("SELECT COUNT(*) FROM failures").fetchone()[0]
+        return {k: v for k, v in out.items() if v}
+
     def counts(self) -> dict[str, int]:
         q = self.db.execute
         return {

@@ -63,6 +63,11 @@ def problems_table(s: Summary, max_rows: int = 20) -> Table:
     return t
 
 
+def status_line(statuses: dict[str, int]) -> str:
+    """'correct 3, incorrect 9, no_answer 4': every status a run's attempts have, largest first."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def run_overview(s: Summary) -> Table:
     """One run as label/value rows: reads well at any terminal width."""
     t = Table(title=f"Run {s['run_id']}", title_justify="left", show_header=False, box=None, padding=(0, 2))
@@ -72,6 +77,8 @@ def run_overview(s: Summary) -> Table:
     judged = "" if s["verified"] == s["attempts"] else f", {s['verified']} judged"
     judged += f", {s['errors']} errors (not counted)" if s.get("errors") else ""
     t.add_row("attempts", f"{s['attempts']} on {s['problems']} problems{judged}; {s.get('solved', 0)} problems solved")
+    if s.get("statuses"):
+        t.add_row("statuses", status_line(s["statuses"]))
     t.add_row("tokens", f"{_num(s['prompt_tokens'])} prompt, {_num(s['completion_tokens'])} completion")
     if s.get("flops") is not None or s.get("dollars") is not None:
         usd = "" if s.get("dollars") is None else f", ${s['dollars']:.4g}"
