@@ -78,8 +78,8 @@ def main() -> None:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        _interrupted(2)
+    except click.exceptions.Abort as exc:  # click's form of KeyboardInterrupt (SIGTERM's Terminated inside)
+        _interrupted(getattr(exc.__cause__ or exc.__context__, "signum", 2))
     except click.UsageError as exc:  # one line, like every other user mistake
         where = f"monkeys-swe {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path \
             else "monkeys-swe"

@@ -61,6 +61,7 @@ class LlamaCppSampler(BaseSampler):
         threads = n_threads or os.cpu_count() or 1
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         self._cancelled = threading.Event()
+        self._abort_flag = _install_abort_flag(self.llm)
         decode = self.llm.eval
 
         def eval_unless_cancelled(tokens: Any) -> None:
@@ -80,6 +81,14 @@ class LlamaCppSampler(BaseSampler):
         return cls(config.model, share_cores=concurrent)
 
     def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
+        try:
+            yield from self._generate(requests)
+        except RuntimeError as exc:  # llama_decode returned 2: aborted by `cancel`
+            if self._cancelled.is_set():
+                raise SamplingCancelled("sampling cancelled") from exc
+            raise
+
+    def _generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
         # One call per slot with that slot's seed: llama.cpp in-process has no n>1, and this
         # makes each sample reproducible on its own. The prompt's KV cache is reused between calls.
         for req in requests:
@@ -106,6 +115,34 @@ class LlamaCppSampler(BaseSampler):
 
     def cancel(self) -> None:
         self._cancelled.set()
+        if self._abort_flag is not None:
+            self._abort_flag[0] = b"x"  # the decode in progress stops at its next graph node
 
     def close(self) -> None:
         self.llm.close() if hasattr(self.llm, "close") else None
+
+
+def _install_abort_flag(llm: Any) -> Any:
+    """Let `cancel` stop a decode in the middle (a long prompt is one decode of up to 512 tokens).
+
+    llama.cpp asks an abort callback `bool f(void *data)` between the nodes of its compute graph, in
+    its own worker thread. A Python callback would take the GIL hundreds of times per token, so the
+    callback is libc's `strlen` on a two-byte buffer: "" reads as false, "x" (set by `cancel`) as true.
+    Returns the buffer, or None where this llama-cpp-python lacks the call (cancel then waits for the
+    decode in progress to end)."""
+    import ctypes
+    import ctypes.util
+
+    import llama_cpp
+
+    setter = getattr(llama_cpp, "llama_set_abort_callback", None)
+    callback_type = getattr(llama_cpp, "ggml_abort_callback", None)
+    ctx = getattr(getattr(llm, "_ctx", None), "ctx", None)
+    if setter is None or callback_type is None or ctx is None:
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+    flag = ctypes.create_string_buffer(2)
+    callback = callback_type(ctypes.cast(libc.strlen, ctypes.c_void_p).value)
+    setter(ctx, callback, ctypes.cast(flag, ctypes.c_void_p))
+    llm._monkeys_abort = (callback, flag)  # kept alive as long as the context
+    return flag
