@@ -33,6 +33,8 @@ def test_interrupting_the_llamacpp_model_while_it_decodes(tmp_path, sig, code):
     [db] = list((tmp_path / "runs").glob("*/run.db"))
     stored = attempts(db)
     assert len(stored) <= 2 and all(t is not None for t in stored.values())  # whole attempts only
+    if sig != signal.SIGINT:
+        return  # the resume is checked once (decoding the few-shot prompt again costs a minute on a busy CPU)
     again = launch(_bench(tmp_path), tmp_path, "rerun")  # the same command resumes and finishes
     assert again.proc.wait(timeout=900) == 0, again.stderr()
     after = attempts(db)
