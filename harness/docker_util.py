@@ -116,6 +116,7 @@ def _stream_build(client: docker.DockerClient, tag: str, context: io.BytesIO, la
                     lifecycle.forget(step)
                 step = _StepContainer(client, found.group(1))
                 lifecycle.register(step)
+                lifecycle.note_build_step(step.id)
             if lifecycle.shutting_down():
                 raise RuntimeError(f"image build of {tag} cancelled: shutting down")
         finished = True
@@ -124,6 +125,7 @@ def _stream_build(client: docker.DockerClient, tag: str, context: io.BytesIO, la
             if not finished:
                 lifecycle.remove(step)
             lifecycle.forget(step)
+            lifecycle.note_build_step(None)
     if not image_exists(client, tag):
         raise RuntimeError(f"image build of {tag} ended without an image:\n{''.join(log_lines)[-3000:]}")
     return tag

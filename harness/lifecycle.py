@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import threading
+from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
@@ -57,12 +58,45 @@ def reap_orphans(client, label: str, *, once: bool = True) -> int:
     _reaped = True
     orphans = [c["Id"] for c in client.api.containers(all=True, filters={"label": label})
                if not _owner_alive(c.get("Labels") or {}, label)]
+    orphans += _orphan_build_steps()
     for cid in orphans:
         try:
             client.api.remove_container(cid, force=True)
         except (APIError, NotFound):
             pass
     return len(orphans)
+
+
+# Build step containers carry no label of ours (the classic builder gives them the parent image's), so
+# a build notes each running step here, one file per building thread: after a kill -9 the next process on this
+# host removes the steps of dead owners (reap_orphans).
+STEPS_DIR = Path(os.environ.get("MONKEYS_SWE_STATE", Path.home() / ".cache" / "monkeys-swe")) / "build-steps"
+
+
+def note_build_step(container_id: str | None) -> None:
+    """Record (or, with None, clear) the build step this process is running."""
+    path = STEPS_DIR / f"{os.getpid()}.{threading.get_ident()}@{HOST}"  # builds may run in several threads
+    try:
+        if container_id is None:
+            path.unlink(missing_ok=True)
+        else:
+            STEPS_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(container_id)
+    except OSError:
+        pass  # best effort: only a kill -9 needs it
+
+
+def _orphan_build_steps() -> list[str]:
+    out = []
+    for path in STEPS_DIR.glob(f"*@{HOST}") if STEPS_DIR.is_dir() else []:
+        pid = path.name.split(".", 1)[0]
+        if not _owner_alive({"o.owner-pid": pid}, "o"):
+            try:
+                out.append(path.read_text().strip())
+                path.unlink()
+            except OSError:
+                pass
+    return [cid for cid in out if cid]
 
 
 def register(container) -> None:

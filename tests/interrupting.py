@@ -87,11 +87,13 @@ def our_containers(pid: int | None = None) -> list[dict]:
 
 
 def step_containers(since: float) -> list[dict]:
-    """Build step containers created since `since` (they carry the base image's label, no owner)."""
+    """Step containers of the fixture's instance builds created since `since` (they carry the env image's
+    labels, no owner); other sessions' builds on the same daemon are other repositories."""
     out = []
-    for c in docker.from_env().api.containers(all=True, filters={"label": LABEL}):
+    for c in docker.from_env().api.containers(all=True, filters={"label": f"{LABEL}.repo=monkeys/calc"}):
         labels = c.get("Labels") or {}
-        if f"{LABEL}.owner-pid" not in labels and c.get("Created", 0) >= since - 1:
+        if f"{LABEL}.owner-pid" not in labels and c.get("Created", 0) >= since - 1 \
+                and "monkeys-inst/setup.sh" in (c.get("Command") or ""):
             out.append(c)
     return out
 
