@@ -93,14 +93,14 @@ def main() -> None:
         path = work / f"{tag}.jsonl"
         path.write_text(other.model_dump_json(exclude_none=True) + "\n")
         return ["verify", "--gold", "--instance", other.instance_id, "--data", str(path), "--repo-mirror", str(mirror),
-                "--no-cache", "--report", str(work / f"{tag}.json")]
+                "--no-cache", "--report", str(work / f"{tag}-report.json")]
 
     building = lambda run: "building/finding image" in run.stderr() and bool(step_containers(run.started))  # noqa: E731
     verifying = lambda run: len(our_containers(run.proc.pid)) >= 1 and "verifying" in run.stderr()  # noqa: E731
 
     def report_nulls(tag: str):
         def check(run) -> dict:
-            path = work / f"{tag}.json"
+            path = work / f"{tag}-report.json"
             text = path.read_text() if path.exists() else ""
             return {"null attempts": text.count("null,") if '"attempts": [\n      null' in text else 0,
                     "steps left at exit": len(step_containers(run.started))}

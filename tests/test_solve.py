@@ -209,3 +209,18 @@ def test_panel_counts_from_the_live_store(tmp_path):
     out2 = io.StringIO()
     Console(file=out2, width=100).print(priced.render())
     assert "$0.0033" in out2.getvalue()  # 400 x $5/M + 86 x $15/M from monkeys_swe/configs/models.yaml
+
+
+@pytest.mark.docker
+def test_solve_warns_about_a_dirty_tree_and_a_test_command_broken_at_base(tmp_path):
+    repo, issue = make_slugify_repo(tmp_path)
+    (repo / "textutil.py").write_text(BROKEN + "# local edit, not committed\n")
+    replay = tmp_path / "samples.json"
+    replay.write_text(json.dumps([{"question": issue, "samples": ["no idea"]}]))
+    proc = cli("solve", "--repo", str(repo), "--issue", issue, "--test", "python3 -m pytest -q test_missing.py",
+               "--backend", "replay", "--replay-from", str(replay), "--samples", "1", "--runs-dir", str(tmp_path / "runs"),
+               cwd=tmp_path)
+    err = " ".join(proc.stderr.split())
+    assert f"{repo} has uncommitted changes (textutil.py): solve works on commit HEAD, without them" in err
+    assert "`python3 -m pytest -q test_missing.py` fails at the base commit for its own reasons" in err
+    assert proc.returncode == 4 and "no candidate resolved the issue" in err  # documented: 4, nothing resolved

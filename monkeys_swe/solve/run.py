@@ -110,13 +110,27 @@ def load_instance(req: SolveRequest) -> SWEInstance:
         raise UserError(str(exc)) from None
 
 
+_OWN_REASONS = {2: "interrupted, e.g. by errors while collecting the tests", 4: "a usage error, e.g. no such test file",
+                5: "no tests collected", 126: "the command is not executable", 127: "command not found"}
+
+
 def base_run_warning(verifier: Any, test_cmd: str, warn: Callable[[str], None]) -> None:
-    """Say so when `test_cmd` fails at the base commit for its own reasons (it collects nothing, the
-    command is missing): no candidate can pass it then, and the verdicts would say only `error`."""
+    """Say so when `test_cmd`, run at the base commit without any patch (the image's validation run),
+    fails for its own reasons (no such file, nothing collected, command not found): no candidate can
+    pass it then. Also when it passes already: it cannot tell a fix from no fix."""
     health = verifier.health()
-    if not health.healthy:
-        warn(f"`{test_cmd}` fails at the base commit for its own reasons: {health.reason} "
-             f"(log {health.log_path}); no candidate can pass it")
+    try:
+        log = Path(health.log_path).read_text(encoding="utf-8", errors="replace") if health.log_path else ""
+    except OSError:
+        log = ""
+    found = re.search(r">>>>> Test Exit Code: (-?\d+)", log)
+    code = int(found.group(1)) if found else None
+    if code in _OWN_REASONS or not health.healthy:
+        why = f"exit {code}: {_OWN_REASONS[code]}" if code in _OWN_REASONS else health.reason
+        warn(f"`{test_cmd}` fails at the base commit for its own reasons ({why}; log {health.log_path}): "
+             f"no candidate can pass it")
+    elif code == 0:
+        warn(f"`{test_cmd}` passes at the base commit already: it cannot tell a fix from no change")
 
 
 def dirty_files(repo: str | Path) -> list[str]:
