@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("MONKEYS_SWE_SESSION", "intr-" + uuid.uuid4().hex[:8])
 
 from harness_fixture import GOLD_EDIT, INSTALL, OPS, make_fixture_instance, make_patch  # noqa: E402
-from interrupting import (RESUME_LINE, attempts, crashed, interrupt, launch, our_containers,  # noqa: E402
-                          step_containers, wait_for)
+from interrupting import (RESUME_LINE, attempts, crashed, existing, interrupt, launch, noted_steps,  # noqa: E402
+                          our_containers, wait_for)
 
 DATA = ROOT.parent / "shared" / "data"
 SIG = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
@@ -45,7 +45,7 @@ def bench_args(runs: Path) -> list[str]:
 
 
 def scenario(work: Path, name: str, args: list[str], sig: str, ready, db_glob: str | None, *, twice: bool = False,
-             rerun_ok=(0,), after=None, builds: bool = False) -> dict:
+             rerun_ok=(0,), after=None, builds: set | None = None) -> dict:
     """Start ARGS, wait until `ready(run)`, send the signal, check, rerun the same command to its end."""
     run = launch(args, work, name)
     reached = wait_for(lambda: ready(run), 600, run.proc)
@@ -64,9 +64,9 @@ def scenario(work: Path, name: str, args: list[str], sig: str, ready, db_glob: s
     row["rerun exit"] = again_rc if again_rc in rerun_ok else f"{again_rc}: {again.stderr().strip()[-200:]}"
     row["lost"] = sum(1 for k, t in before.items() if after_rerun.get(k) != t) if db_glob else "-"
     time.sleep(2)
-    # this session's containers; build step containers (unlabelled by us) only where this run built an image:
-    # elsewhere another session's builds on the same daemon would be counted
-    row["containers left"] = len(our_containers()) + (len(step_containers(run.started)) if builds else 0)
+    # this session's containers, and the build step containers this run was seen running
+    steps_seen = builds or set()
+    row["containers left"] = len(our_containers()) + (len(existing(steps_seen)) if builds else 0)
     return row
 
 
@@ -95,7 +95,11 @@ def main() -> None:
         return ["verify", "--gold", "--instance", other.instance_id, "--data", str(path), "--repo-mirror", str(mirror),
                 "--no-cache", "--report", str(work / f"{tag}-report.json")]
 
-    building = lambda run: "building/finding image" in run.stderr() and bool(step_containers(run.started))  # noqa: E731
+    seen_steps: set[str] = set()
+
+    def building(run) -> bool:  # a build step container of this process is running
+        seen_steps.update(noted_steps(run.proc.pid))
+        return bool(seen_steps)
     verifying = lambda run: len(our_containers(run.proc.pid)) >= 1 and "verifying" in run.stderr()  # noqa: E731
 
     def report_nulls(tag: str):
@@ -103,14 +107,14 @@ def main() -> None:
             path = work / f"{tag}-report.json"
             text = path.read_text() if path.exists() else ""
             return {"null attempts": text.count("null,") if '"attempts": [\n      null' in text else 0,
-                    "steps left at exit": len(step_containers(run.started))}
+                    "steps left at exit": len(existing(seen_steps))}
         return check
 
     plan = [
         ("verify-build-INT", lambda: scenario(work, "verify-build-INT", slow_build("b1"), "INT", building, None,
-                                              after=report_nulls("b1"), rerun_ok=(0,), builds=True)),
+                                              after=report_nulls("b1"), rerun_ok=(0,), builds=seen_steps)),
         ("verify-build-KILL", lambda: scenario(work, "verify-build-KILL", slow_build("b2"), "KILL", building, None,
-                                               after=report_nulls("b2"), rerun_ok=(0,), builds=True)),
+                                               after=report_nulls("b2"), rerun_ok=(0,), builds=seen_steps)),
         ("verify-verification-TERM", lambda: scenario(
             work, "verify-verification-TERM", ["verify", str(preds), "--data", str(data), "--repo-mirror", str(mirror),
                                                "--timeout", "20", "--no-cache", "--report", str(work / "v.json")],

@@ -86,16 +86,23 @@ def our_containers(pid: int | None = None) -> list[dict]:
     return docker.from_env().api.containers(all=True, filters=filters)
 
 
-def step_containers(since: float) -> list[dict]:
-    """Step containers of the fixture's instance builds created since `since` (they carry the env image's
-    labels, no owner); other sessions' builds on the same daemon are other repositories."""
-    out = []
-    for c in docker.from_env().api.containers(all=True, filters={"label": f"{LABEL}.repo=monkeys/calc"}):
-        labels = c.get("Labels") or {}
-        if f"{LABEL}.owner-pid" not in labels and c.get("Created", 0) >= since - 1 \
-                and "monkeys-inst/setup.sh" in (c.get("Command") or ""):
-            out.append(c)
-    return out
+def noted_steps(pid: int) -> set[str]:
+    """The build step containers process `pid` runs now, as the harness notes them (harness.lifecycle)."""
+    from harness.lifecycle import HOST, STEPS_DIR
+
+    out = set()
+    for path in STEPS_DIR.glob(f"{pid}.*@{HOST}") if STEPS_DIR.is_dir() else []:
+        try:
+            out.add(path.read_text().strip())
+        except OSError:
+            pass
+    return {cid for cid in out if cid}
+
+
+def existing(container_ids: set[str]) -> list[str]:
+    """Those of `container_ids` that still exist (running or not)."""
+    client = docker.from_env()
+    return [cid for cid in container_ids if client.api.containers(all=True, filters={"id": cid})]
 
 
 def crashed(rc: int) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DATA
 from harness_fixture import INSTALL, make_fixture_instance
-from interrupting import (RESUME_LINE, attempts, crashed, interrupt, launch, our_containers, step_containers,
+from interrupting import (RESUME_LINE, attempts, crashed, existing, interrupt, launch, noted_steps, our_containers,
                           wait_for)
 
 
@@ -69,18 +69,20 @@ def test_an_interrupted_image_build_leaves_no_step_container(tmp_path, sig):
     report = tmp_path / "report.json"
     run = launch(["verify", "--gold", "--instance", slow.instance_id, "--data", str(data), "--repo-mirror", str(mirror),
                   "--no-cache", "--report", str(report)], tmp_path, "verify")
-    assert wait_for(lambda: bool(step_containers(run.started)), 600, run.proc), run.stderr()
+    assert wait_for(lambda: bool(noted_steps(run.proc.pid)), 600, run.proc), run.stderr()
+    steps = noted_steps(run.proc.pid)
+    assert existing(steps)  # the step container runs (`sleep 60`)
     rc, secs = interrupt(run, sig)
     if sig == signal.SIGKILL:  # nobody was left to remove it: the next run on this host does (reap_orphans)
         from harness.docker_util import LABEL, get_client
         from harness.lifecycle import reap_orphans
 
-        assert rc == -9 and step_containers(run.started)
+        assert rc == -9 and existing(steps)
         reap_orphans(get_client(), LABEL, once=False)
-        assert step_containers(run.started) == []
+        assert existing(steps) == []
         return
     err = run.stderr()
     assert rc == 143 and err.strip().endswith(RESUME_LINE), (rc, err)
-    assert step_containers(run.started) == [] and our_containers(run.proc.pid) == []  # at once, not a minute later
+    assert existing(steps) == [] and our_containers(run.proc.pid) == []  # at once, not a minute later
     entry = json.loads(report.read_text())["instances"][slow.instance_id]
     assert entry["attempts"] == [] and entry["not_finished"] == 1 and None not in entry["attempts"]
