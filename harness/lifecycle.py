@@ -166,6 +166,8 @@ def install_signal_handlers() -> None:
         previous = signal.getsignal(signum)
 
         def handler(num, frame, previous=previous):
+            if _shutting_down.is_set():  # a second Ctrl-C while stopping: the first one's cleanup goes on
+                return                   # (it is bounded; kill -9 remains for the impatient)
             _shutting_down.set()
             cleanup_all()
             if callable(previous):

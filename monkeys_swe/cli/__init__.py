@@ -104,6 +104,10 @@ def _interrupted(signum: int) -> None:
     """The resume line and 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
     import os
 
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stopping already: a second Ctrl-C must not cut this short
+        signal.signal(sig, signal.SIG_IGN)
     runner = sys.modules.get("monkeys_swe.runner")
     click.echo("interrupted: everything finished so far is saved; rerun the same command to resume", err=True)
     if runner is not None and runner.ABANDONED:  # a decode still runs in a model: finalizing the interpreter would free it under it
