@@ -150,6 +150,9 @@ class Runner:
                          self.config.samples, self.config.backend)
                 check_settings(store, self.task, self.config)
                 if self._sampler is None:
+                    from monkeys_swe.registry import sampler_class
+
+                    sampler_class(self.config.backend).check_config(self.config)  # a wrong path: before the phase line
                     self.on_phase(f"loading model {self.config.model or ''}".rstrip() + f" ({self.config.backend})")
                 sampler = self._sampler or self.executor.sampler(self.config)
                 self.on_phase("preparing the task")

@@ -42,6 +42,10 @@ class BaseSampler:
             raise SampleFailed(reply.error)
         return reply
 
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        """Refuse a config this backend cannot use (a missing file...) before anything is loaded or shown."""
+
     def cancel(self) -> None:
         """Stop generating soon and safely (called from another thread on an interrupt): a completion in
         progress is abandoned between two decode steps and `generate` raises SamplingCancelled. A backend

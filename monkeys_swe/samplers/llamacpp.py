@@ -74,6 +74,10 @@ class LlamaCppSampler(BaseSampler):
         self.llm.eval = eval_unless_cancelled  # type: ignore[method-assign]
 
     @classmethod
+    def check_config(cls, config: Any) -> None:
+        resolve_model_path(config.model)
+
+    @classmethod
     def from_config(cls, config: Any) -> "LlamaCppSampler":
         from monkeys_swe.registry import task_class
 
