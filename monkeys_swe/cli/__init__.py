@@ -81,8 +81,8 @@ def main() -> None:
     except click.exceptions.Abort as exc:  # click's form of KeyboardInterrupt (SIGTERM's Terminated inside)
         _interrupted(getattr(exc.__cause__ or exc.__context__, "signum", 2))
     except click.UsageError as exc:  # one line, like every other user mistake
-        where = f"monkeys-swe {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path \
-            else "monkeys-swe"
+        root = exc.ctx.find_root().command_path.split() if exc.ctx else []
+        where = " ".join(["monkeys-swe", *(exc.ctx.command_path.split()[len(root):] if exc.ctx else [])])
         click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
