@@ -71,7 +71,7 @@ def verify_predictions(instances: dict[str, SWEInstance], predictions: list[dict
     engine.check_limits(get_client(), limits)  # one line naming a limit the engine would not enforce
     disk.preflight(instances[iid] for iid in by_instance)  # refuses a run that cannot fit, before building
     verdict_cache = open_cache(verdict_cache)
-    report["verdict_cache"] = str(verdict_cache.path) if verdict_cache else None
+    report["verdict_cache"] = str(verdict_cache.path) if verdict_cache is not None else None  # empty is still on
     started = time.time()
     stream = open(stream_path, "a", encoding="utf-8") if stream_path else None
     try:
@@ -116,7 +116,7 @@ def _verify_instance(inst: SWEInstance, preds: list[dict], entry: dict, stream, 
             on_instance(inst.instance_id, "verify")
         for index, verdict in verifier.verify_many(p["model_patch"] for p in preds):
             pred = preds[index]
-            row = {"model_name_or_path": pred.get("model_name_or_path"), **verdict.to_dict()}
+            row = {"index": index, "model_name_or_path": pred.get("model_name_or_path"), **verdict.to_dict()}
             entry["attempts"][index] = row
             if stream:
                 stream.write(json.dumps({"instance_id": inst.instance_id, "index": index, **row}) + "\n")
@@ -130,6 +130,9 @@ def _verify_instance(inst: SWEInstance, preds: list[dict], entry: dict, stream, 
 
 def _summarize(iid: str, entry: dict, report: dict) -> None:
     attempts = [a for a in entry["attempts"] if a]
+    if len(attempts) < len(entry["attempts"]):  # interrupted: list what finished (each row has its index)
+        entry["not_finished"] = len(entry["attempts"]) - len(attempts)
+        entry["attempts"] = attempts
     if attempts or "error" not in entry:
         entry["statuses"] = dict(Counter(a["status"] for a in attempts))
     entry["resolved"] = entry["statuses"].get("resolved", 0)
@@ -147,5 +150,5 @@ def _summarize(iid: str, entry: dict, report: dict) -> None:
             "broken environment"
         report["unjudged"][iid] = f"{cause}: {env.get('reason')} (log {env.get('log_path')})"[:600]
     elif errors:
-        report["unjudged"][iid] = f"{len(errors)} of {len(entry['attempts'])} verdicts are error: " \
+        report["unjudged"][iid] = f"{len(errors)} of {entry['predictions']} verdicts are error: " \
                                   f"{(errors[0].get('error') or '').splitlines()[0][:300] if errors[0].get('error') else ''}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import tarfile
 import threading
 
 import docker
-from docker.errors import BuildError, DockerException, ImageNotFound
+from docker.errors import DockerException, ImageNotFound
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,55 @@ def build_image(client: docker.DockerClient, tag: str, dockerfile: str,
                     tar.addfile(member, fobj)
     buf.seek(0)
     log.info("building image %s", tag)
+    return _stream_build(client, tag, buf, labels or {LABEL: "1"})
+
+
+class _StepContainer:
+    """A build's step container, registered with harness.lifecycle while it runs: an interrupt
+    removes it at once instead of leaving the daemon to finish the step (about a minute)."""
+
+    def __init__(self, client: docker.DockerClient, cid: str):
+        self.client, self.id, self.short_id = client, cid, cid[:12]
+
+    def remove(self, force: bool = True) -> None:
+        self.client.api.remove_container(self.id, force=force)
+
+
+_STEP = re.compile(r"---> Running in ([0-9a-f]{12,64})")
+
+
+def _stream_build(client: docker.DockerClient, tag: str, context: io.BytesIO, labels: dict[str, str]) -> str:
+    from harness import lifecycle
+
+    lifecycle.check_not_shutting_down()
+    log_lines: list[str] = []
+    step: _StepContainer | None = None
+    finished = False
     try:
-        image, output = client.images.build(fileobj=buf, custom_context=True, tag=tag, rm=True,
-                                            forcerm=True, pull=False, labels=labels or {LABEL: "1"})
-    except BuildError as exc:
-        tail = "".join(chunk.get("stream", chunk.get("error", "")) for chunk in exc.build_log)[-3000:]
-        raise RuntimeError(f"image build failed for {tag}: {exc.msg}\n{tail}") from exc
+        for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
+                                      pull=False, labels=labels, decode=True):
+            text = chunk.get("stream") or ""
+            log_lines.append(text or chunk.get("error", ""))
+            if "error" in chunk or "errorDetail" in chunk:
+                tail = "".join(log_lines)[-3000:]
+                msg = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message", "")
+                raise RuntimeError(f"image build failed for {tag}: {msg}\n{tail}")
+            found = _STEP.search(text)
+            if found:
+                if step is not None:
+                    lifecycle.forget(step)
+                step = _StepContainer(client, found.group(1))
+                lifecycle.register(step)
+                lifecycle.note_build_step(step.id)
+            if lifecycle.shutting_down():
+                raise RuntimeError(f"image build of {tag} cancelled: shutting down")
+        finished = True
+    finally:
+        if step is not None:  # the daemon removes finished steps itself (forcerm); an interrupted one goes now
+            if not finished:
+                lifecycle.remove(step)
+            lifecycle.forget(step)
+            lifecycle.note_build_step(None)
+    if not image_exists(client, tag):
+        raise RuntimeError(f"image build of {tag} ended without an image:\n{''.join(log_lines)[-3000:]}")
     return tag

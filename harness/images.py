@@ -78,6 +78,24 @@ LABEL {labels}
 """
 
 
+_python_of: dict[str, str] = {}
+
+
+def python_in(client: docker.DockerClient, image: str) -> str:
+    """The X.Y of `python3` in a given base image ("given" when it has none): a verdict judged on another
+    Python than the instance's is then labelled as a substitution (image_info) and shown with it."""
+    image_id = client.images.get(image).id
+    if image_id not in _python_of:
+        try:
+            out = client.containers.run(image_id, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                        remove=True, network_disabled=True, labels=lifecycle.owner_labels(LABEL))
+            version = out.decode().strip()
+            _python_of[image_id] = version if re.fullmatch(r"\d+\.\d+", version) else "given"
+        except (APIError, docker.errors.ContainerError):
+            _python_of[image_id] = "given"
+    return _python_of[image_id]
+
+
 def choose_base(spec: specs.Spec, client: docker.DockerClient, base_image: str | None,
                 repo_mirror: str | None = None) -> tuple[str, str]:
     """(base image, the Python it has): the given one, python:X-slim when a registry has it,
@@ -332,6 +350,8 @@ def image_info(tag: str, client: docker.DockerClient | None = None) -> dict:
     if labels.get(f"{LABEL}.kind") not in ("instance", "env"):
         return {}
     used, wanted = labels.get(f"{LABEL}.python", ""), labels.get(f"{LABEL}.python-wanted", "")
+    if used == "given":  # a --base-image: which Python it has is read from the image itself
+        used = python_in(client, tag)
     info = {"python": used, "python_wanted": wanted, "substituted": bool(wanted) and used not in (wanted, "given"),
             "env": labels.get(f"{LABEL}.env", ""), "exclude_newer": labels.get(f"{LABEL}.exclude-newer", "")}
     if labels.get(f"{LABEL}.filled"):  # files the mirror lacked, filled from a release (harness.blobs)

@@ -122,11 +122,22 @@ def load_instances(path_or_hf_name: str | os.PathLike, ids: Iterable[str] | None
     """Instances from a local .jsonl/.jsonl.gz/.json file or a Hugging Face dataset name,
     in file order, restricted to `ids` when given (every id must exist)."""
     path = Path(path_or_hf_name).expanduser()
+    if not path.exists() and (path.suffix in (".jsonl", ".json", ".gz", ".parquet") or os.sep in str(path_or_hf_name)
+                              and not re.fullmatch(r"[\w.-]+/[\w.-]+", str(path_or_hf_name))):
+        raise DataError(f"data file not found: {path}")  # a path, not a Hugging Face name
     rows = _read_rows(path) if path.exists() else _hf_rows(str(path_or_hf_name), split)
-    try:
-        instances = [SWEInstance.model_validate(r) for r in rows]
-    except ValueError as exc:
-        raise DataError(f"{path_or_hf_name}: rows are not SWE-bench instances ({exc})") from exc
+    instances = []
+    for n, r in enumerate(rows, 1):
+        try:
+            instances.append(SWEInstance.model_validate(r))
+        except ValueError as exc:
+            errors = getattr(exc, "errors", lambda: [])()
+            first = (f"{'.'.join(map(str, errors[0]['loc']))}: {errors[0]['msg']}" if errors
+                     else str(exc).splitlines()[0])
+            keys = f" (its fields: {', '.join(sorted(r)[:8])})" if isinstance(r, dict) else ""
+            err = DataError(f"{path_or_hf_name}: row {n} is not a SWE-bench instance: {first}{keys}")
+            err.row = r
+            raise err from None
     if ids is not None:
         wanted = list(dict.fromkeys(ids))
         by_id = {i.instance_id: i for i in instances}

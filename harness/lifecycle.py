@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import threading
+from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
@@ -57,6 +58,7 @@ def reap_orphans(client, label: str, *, once: bool = True) -> int:
     _reaped = True
     orphans = [c["Id"] for c in client.api.containers(all=True, filters={"label": label})
                if not _owner_alive(c.get("Labels") or {}, label)]
+    orphans += _orphan_build_steps()
     for cid in orphans:
         try:
             client.api.remove_container(cid, force=True)
@@ -65,9 +67,47 @@ def reap_orphans(client, label: str, *, once: bool = True) -> int:
     return len(orphans)
 
 
+# Build step containers carry no label of ours (the classic builder gives them the parent image's), so
+# a build notes each running step here, one file per building thread: after a kill -9 the next process on this
+# host removes the steps of dead owners (reap_orphans).
+STEPS_DIR = Path(os.environ.get("MONKEYS_SWE_STATE", Path.home() / ".cache" / "monkeys-swe")) / "build-steps"
+
+
+def note_build_step(container_id: str | None) -> None:
+    """Record (or, with None, clear) the build step this process is running."""
+    path = STEPS_DIR / f"{os.getpid()}.{threading.get_ident()}@{HOST}"  # builds may run in several threads
+    try:
+        if container_id is None:
+            path.unlink(missing_ok=True)
+        else:
+            STEPS_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(container_id)
+    except OSError:
+        pass  # best effort: only a kill -9 needs it
+
+
+def _orphan_build_steps() -> list[str]:
+    out = []
+    for path in STEPS_DIR.glob(f"*@{HOST}") if STEPS_DIR.is_dir() else []:
+        pid = path.name.split(".", 1)[0]
+        if not _owner_alive({"o.owner-pid": pid}, "o"):
+            try:
+                out.append(path.read_text().strip())
+                path.unlink()
+            except OSError:
+                pass
+    return [cid for cid in out if cid]
+
+
 def register(container) -> None:
     with _lock:
         _live[container.id] = container
+
+
+def forget(container) -> None:
+    """Stop tracking a container someone else removes (a build step the daemon cleans up)."""
+    with _lock:
+        _live.pop(container.id, None)
 
 
 def remove(container) -> None:
@@ -105,6 +145,14 @@ def check_not_shutting_down() -> None:
         raise RuntimeError("shutting down: no new sandboxes")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same cleanup runs; `signum` gives the exit status (128 + 15)."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(f"signal {signum}")
+        self.signum = int(signum)
+
+
 def install_signal_handlers() -> None:
     """Remove our containers on SIGINT/SIGTERM, then behave as the previous handler.
 
@@ -118,6 +166,8 @@ def install_signal_handlers() -> None:
         previous = signal.getsignal(signum)
 
         def handler(num, frame, previous=previous):
+            if _shutting_down.is_set():  # a second Ctrl-C while stopping: the first one's cleanup goes on
+                return                   # (it is bounded; kill -9 remains for the impatient)
             _shutting_down.set()
             cleanup_all()
             if callable(previous):
@@ -125,7 +175,7 @@ def install_signal_handlers() -> None:
             elif num == signal.SIGINT:
                 raise KeyboardInterrupt
             else:
-                raise SystemExit(128 + num)
+                raise Terminated(num)
 
         signal.signal(signum, handler)
 

@@ -32,7 +32,7 @@ class RunConfig(BaseModel):
     filter: str | None = Field(None, description="only problem ids this regex finds (re.search)")
     slice: str | None = Field(None, description="python-style start:stop[:step] of the chosen problems")
     limit: int | None = Field(None, ge=1)
-    samples: int = Field(8, ge=1)
+    samples: int = Field(8, ge=1, le=100_000, description="attempts per problem (the paper goes to 10,000)")
     backend: str = "llamacpp"
     model: str | None = None
     base_url: str | None = None

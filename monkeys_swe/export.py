@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from monkeys_swe.errors import UserError
 from monkeys_swe.store import Store
 
 
@@ -40,6 +41,10 @@ def swebench_predictions(store: Store) -> list[dict[str, Any]]:
 def export_run(run_dir: str | Path, fmt: str, out: str | Path) -> int:
     store = Store(run_dir, create=False)
     try:
+        task = (store.get_meta("config") or {}).get("task")
+        if fmt == "predictions" and task != "swebench":
+            raise UserError(f"{run_dir} is a {task} run: SWE-bench predictions are patches, only swebench runs "
+                            f"(bench swebench, solve) have them; --format monkey_business exports any run")
         rows = monkey_business_records(store) if fmt == "monkey_business" else swebench_predictions(store)
     finally:
         store.close()

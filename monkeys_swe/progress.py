@@ -12,8 +12,13 @@ from monkeys_swe.runner import RunStats
 class RunProgress:
     """Two bars (sampling, verifying) and the running counts; `update` is the runner's on_update."""
 
-    def __init__(self, console: Console | None = None, executor: object = None):
+    def __init__(self, console: Console | None = None, executor: object = None, line_every_s: float = 10.0):
         self.console = console or Console(stderr=True)
+        self.tty = self.console.is_terminal
+        self.line_every_s = line_every_s  # without a terminal (piped, CI): one progress line at most this often
+        self._last_line = 0.0
+        self._printed: tuple = ()
+        self._t0 = time.perf_counter()
         self.executor = executor  # a cluster adds a line: nodes, GPUs, docker slots, rates
         self.progress = Progress(
             TextColumn("[bold]{task.description:<10}"),
@@ -36,8 +41,39 @@ class RunProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+        if not self.tty and self._stats is not None:
+            self._line(self._stats, force=True)
+
+    _stats: RunStats | None = None
+
+    def phase(self, what: str) -> None:
+        """A step before the counts move ("loading model", "preparing"): shown instead of a bare 0/?."""
+        if self.tty:
+            self.progress.update(self.sampling, info=f"[dim]{what}...[/]")
+        else:
+            self.console.print(f"[{self._elapsed()}] {what}...", highlight=False, soft_wrap=True)
+
+    def _elapsed(self) -> str:
+        secs = int(time.perf_counter() - self._t0)
+        return f"{secs // 60}:{secs % 60:02d}"
+
+    def _line(self, s: RunStats, force: bool = False) -> None:
+        now = time.perf_counter()
+        state = (s.attempts, s.verified, s.correct, s.errors, s.failed_slots)
+        if state == self._printed or (not force and now - self._last_line < self.line_every_s and self._printed):
+            return
+        self._printed, self._last_line = state, now
+        self.console.print(
+            f"[{self._elapsed()}] attempts {s.attempts}/{s.target_attempts}, verified {s.verified}, correct {s.correct}, "
+            f"solved {len(s.solved)}/{s.problems}" + (f", errors {s.errors}" if s.errors else "")
+            + (f", failed slots {s.failed_slots}" if s.failed_slots else "") + f", {s.tokens_per_s:.1f} tok/s",
+            highlight=False, soft_wrap=True)
 
     def update(self, s: RunStats) -> None:
+        self._stats = s
+        if not self.tty:
+            self._line(s)
+            return
         self.progress.update(
             self.sampling, total=s.target_attempts, completed=s.attempts,
             info=f"{s.tokens_per_s:6.1f} tok/s  {s.completion_tokens} tokens",

@@ -24,10 +24,13 @@ from monkeys_swe.executors import Executor, LocalExecutor
 from monkeys_swe.logs import run_log
 from monkeys_swe.registry import make_task
 from monkeys_swe.samplers.base import Sampler, sample_seed
-from monkeys_swe.store import Store
+from monkeys_swe.store import DB_NAME, Store
 from monkeys_swe.types import FailedSlot, Problem, Sample, SampleRequest, Verdict
 
 log = logging.getLogger(__name__)
+# Samplers whose thread was still generating when the run ended: the CLI exits without finalizing
+# (os._exit after the atexit handlers) so that no destructor frees a model under a running decode.
+ABANDONED: list[Any] = []
 
 
 @dataclass
@@ -64,6 +67,10 @@ def open_run(config: RunConfig, task: Any, problems: list[Problem] | None = None
     if not stored_problems:
         try:
             stored_problems = problems if problems is not None else load_problems(task, config)
+        except KeyError as exc:  # a loader without its own layout check met a row of another layout
+            store.close()
+            raise UserError(f"{config.data or 'the dataset'}: a row has no {exc} field, which task {config.task} "
+                            f"needs") from None
         except BaseException:
             store.close()
             raise
@@ -72,6 +79,13 @@ def open_run(config: RunConfig, task: Any, problems: list[Problem] | None = None
             raise UserError(f"task {config.task} loaded no problems from {config.data or 'its default dataset'}")
         store.add_problems(stored_problems)
     return store, stored_problems
+
+
+def discard_run_dir(run_dir: Path) -> None:
+    """Remove a run directory this process just created and filled with nothing worth keeping."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def check_settings(store: Store, task: Any, config: RunConfig) -> None:
@@ -107,32 +121,58 @@ class Runner:
         self._sampler = sampler
         self.problems = problems
         self.on_update = on_update or (lambda stats: None)
+        self.on_phase: Callable[[str], None] = lambda what: None  # "loading model", ... before the counts move
         self.stop_on_success = stop_on_success
         self.adaptive = adaptive  # stop sampling solved problems; their slots go to the rest (allocation.py)
         self.executor = executor or LocalExecutor()  # where generation and verification run
         self.stats = RunStats()
+        self.sampler_busy = False  # a sampler thread outlived an interrupt: its model must not be freed
 
     def run(self) -> Path:
-        store, problems = open_run(self.config, self.task, self.problems)  # bad data fails before a model loads
+        from monkeys_swe.runlock import write_lock
+
+        run_dir = self.config.run_dir()
+        fresh = not (run_dir / DB_NAME).exists()
+        with write_lock(run_dir):  # one writer per run directory; `report` still reads it
+            try:
+                store, problems = open_run(self.config, self.task, self.problems)  # bad data fails before a model loads
+            except BaseException:
+                if fresh:  # a start that failed leaves no directory behind
+                    discard_run_dir(run_dir)
+                raise
+            self._run(store, problems, fresh)
+        return run_dir
+
+    def _run(self, store: Store, problems: list[Problem], fresh: bool) -> None:
         sampler = None
         try:
             with run_log(self.config.run_dir()):
                 log.info("run %s: %s x %d, backend %s", self.config.run_id(), self.config.task,
                          self.config.samples, self.config.backend)
                 check_settings(store, self.task, self.config)
+                if self._sampler is None:
+                    from monkeys_swe.registry import sampler_class
+
+                    sampler_class(self.config.backend).check_config(self.config)  # a wrong path: before the phase line
+                    self.on_phase(f"loading model {self.config.model or ''}".rstrip() + f" ({self.config.backend})")
                 sampler = self._sampler or self.executor.sampler(self.config)
+                self.on_phase("preparing the task")
                 store.set_meta("config", {**self.config.identity(), "model_name": sampler.model_name})
                 self.executor.prepare(self.task, problems)
                 self._loop(store, sampler, {p.id: p for p in problems})
                 s = self.stats
                 log.info("attempts %d (%d new), verified %d, correct %d, errors %d, failed slots %d",
                          s.attempts, s.generated_this_session, s.verified, s.correct, s.errors, s.failed_slots)
+        except UserError:
+            if fresh and self.stats.attempts == 0:  # the model, the server or the environment failed first
+                store.close()
+                discard_run_dir(self.config.run_dir())
+            raise
         finally:
             store.close()
             self.task.close()
-            if self._sampler is None and sampler is not None:
+            if self._sampler is None and sampler is not None and not self.sampler_busy:
                 sampler.close()
-        return self.config.run_dir()
 
     # ------------------------------------------------------------------------------------
     def _requests(self, store: Store, problems: dict[str, Problem]) -> list[SampleRequest]:
@@ -232,6 +272,8 @@ class Runner:
         for sample in store.unverified(errors=self.config.retry_errors):
             verify(sample)
         thread = threading.Thread(target=produce, name="sampler", daemon=True)
+        self.on_phase("sampling")
+        self.on_update(s)
         thread.start()
         producing, error, last_failure = True, None, None
         try:
@@ -259,6 +301,7 @@ class Runner:
                 self.on_update(s)
         except BaseException:
             stop.set()
+            self._halt(sampler, thread)
             raise
         finally:
             if pool is not None:
@@ -269,6 +312,24 @@ class Runner:
             if isinstance(error, UserError):
                 raise error
             raise UserError(f"{self.config.backend} backend failed: {type(error).__name__}: {error}") from error
+
+    def _halt(self, sampler: Sampler, thread: threading.Thread, grace_s: float = 60.0) -> None:
+        """On an interrupt: cancel the sampler and wait for its thread, so that nobody frees a model that
+        a decode is still using (llama.cpp segfaulted). A second Ctrl-C does not cut this short; a thread
+        still alive after `grace_s` is abandoned with its model (see `abandoned`)."""
+        cancel = getattr(sampler, "cancel", None)
+        if cancel is not None:
+            cancel()
+        deadline = time.monotonic() + grace_s
+        while thread.is_alive() and time.monotonic() < deadline:
+            try:
+                thread.join(0.1)
+            except KeyboardInterrupt:
+                continue
+        if thread.is_alive():
+            self.sampler_busy = True
+            ABANDONED.append(sampler)
+            log.warning("the sampler did not stop within %.0f s; its model is left to the process exit", grace_s)
 
     def _failed(self, store: Store, failed: FailedSlot) -> str:
         """Record a request's unfilled slots: the next run asks for them again."""

@@ -7,6 +7,7 @@ WAL mode lets `monkeys-swe report` read a run that is still going.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -51,15 +52,31 @@ _ATTEMPT_COLS = "a.problem_id, a.idx, a.text, a.prompt_tokens, a.completion_toke
 DB_NAME = "run.db"
 
 
+def writable_dir(path: Path, what: str) -> None:
+    """Make `path` (and its parents), or say in one line why it cannot be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"cannot write the {what} {path}: a file of that name is in the way (check --runs-dir)") from None
+    except OSError as exc:
+        raise UserError(f"cannot write the {what} {path}: {exc.strerror or exc} (check --runs-dir)") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write the {what} {path}: permission denied (check --runs-dir)")
+
+
 class Store:
     def __init__(self, run_dir: str | Path, *, create: bool = True):
         self.run_dir = Path(run_dir)
         db = self.run_dir / DB_NAME
         if not create and not db.exists():
             raise UserError(f"no run at {self.run_dir} (expected {db})")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if create:
+            writable_dir(self.run_dir, "run directory")
+        try:
+            self.db = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{db} is not a run database ({exc}): was it written by something else?") from None
         if version > SCHEMA_VERSION:
             self.db.close()
             raise UserError(f"{db} was written by a newer monkeys-swe (schema {version}, this one reads up to "
@@ -159,6 +176,16 @@ class Store:
     def scores(self, scorer: str) -> dict[tuple[str, int], float]:
         rows = self.db.execute("SELECT problem_id, idx, score FROM scores WHERE scorer=?", (scorer,))
         return {(pid, idx): s for pid, idx, s in rows}
+
+    def statuses(self) -> dict[str, int]:
+        """Attempts per verdict status (correct, incorrect, no_answer, error, ...), plus `unverified`
+        (stored, no verdict yet) and `failed_slots` (not generated), the zeros left out."""
+        out = dict(self.db.execute("SELECT status, COUNT(*) FROM verdicts GROUP BY status ORDER BY status").fetchall())
+        q = self.db.execute
+        out["unverified"] = q("SELECT COUNT(*) FROM attempts a LEFT JOIN verdicts v ON a.problem_id = v.problem_id "
+                              "AND a.idx = v.idx WHERE v.idx IS NULL").fetchone()[0]
+        out["failed_slots"] = q("SELECT COUNT(*) FROM failures").fetchone()[0]
+        return {k: v for k, v in out.items() if v}
 
     def counts(self) -> dict[str, int]:
         q = self.db.execute

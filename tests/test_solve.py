@@ -67,6 +67,8 @@ def test_replayed_mix_finds_verifies_once_and_selects_the_fix(tmp_path):
     summary2, _ = solve_json(tmp_path / "runs")
     assert summary2["docker_verifications"] == 0 and summary2["attempts"] == 4
     assert summary2["selection"] == sel and "attempt 0" in again.stdout
+    first, second = summary2["history"]  # every invocation's summary is kept, the first one's counts too
+    assert first["docker_verifications"] == 2 and second["docker_verifications"] == 0
 
 
 BROKEN = "def slugify(text):\n    return text.lower().replace(' ', '_')\n"
@@ -126,7 +128,8 @@ def test_apply_refuses_a_patch_that_did_not_pass(tmp_path):
     assert (repo / "textutil.py").read_text() == BROKEN
     assert git(repo, "status", "--porcelain").strip() == ""  # the working tree is exactly as it was
     # forced: the same run (resumed, nothing sampled again) and the candidate is written
-    cli(*args, "--force-apply", cwd=tmp_path, check=True)
+    forced = cli(*args, "--force-apply", cwd=tmp_path)
+    assert forced.returncode == 4 and "no candidate resolved the issue" in forced.stderr  # written, yet not a fix
     assert (repo / "textutil.py").read_text() == BROKEN.replace("'_'", "'+'")
 
 
@@ -206,3 +209,18 @@ def test_panel_counts_from_the_live_store(tmp_path):
     out2 = io.StringIO()
     Console(file=out2, width=100).print(priced.render())
     assert "$0.0033" in out2.getvalue()  # 400 x $5/M + 86 x $15/M from monkeys_swe/configs/models.yaml
+
+
+@pytest.mark.docker
+def test_solve_warns_about_a_dirty_tree_and_a_test_command_broken_at_base(tmp_path):
+    repo, issue = make_slugify_repo(tmp_path)
+    (repo / "textutil.py").write_text(BROKEN + "# local edit, not committed\n")
+    replay = tmp_path / "samples.json"
+    replay.write_text(json.dumps([{"question": issue, "samples": ["no idea"]}]))
+    proc = cli("solve", "--repo", str(repo), "--issue", issue, "--test", "python3 -m pytest -q test_missing.py",
+               "--backend", "replay", "--replay-from", str(replay), "--samples", "1", "--runs-dir", str(tmp_path / "runs"),
+               cwd=tmp_path)
+    err = " ".join(proc.stderr.split())
+    assert f"{repo} has uncommitted changes (textutil.py): solve works on commit HEAD, without them" in err
+    assert "`python3 -m pytest -q test_missing.py` fails at the base commit for its own reasons" in err
+    assert proc.returncode == 4 and "no candidate resolved the issue" in err  # documented: 4, nothing resolved

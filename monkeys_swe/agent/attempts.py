@@ -97,6 +97,9 @@ class AgentSampler(BaseSampler):
         store.finish(pid, index, result.exit_status, result.diff, detail)
         return _as_sample(pid, index, seed, result.diff, result.steps, result.exit_status, detail)
 
+    def cancel(self) -> None:
+        self.inner.cancel()  # the trajectories in flight end at their next model call
+
     def close(self) -> None:
         """Close the trajectory store; the inner sampler belongs to whoever built it."""
         if self._store is not None:

@@ -80,20 +80,43 @@ def main() -> None:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click's form of KeyboardInterrupt (SIGTERM's Terminated inside)
+        _interrupted(getattr(exc.__cause__ or exc.__context__, "signum", 2))
+    except click.UsageError as exc:  # one line, like every other user mistake
+        root = exc.ctx.find_root().command_path.split() if exc.ctx else []
+        where = " ".join(["monkeys-swe", *(exc.ctx.command_path.split()[len(root):] if exc.ctx else [])])
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted: everything finished so far is saved; rerun the same command to resume", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (harness.lifecycle.Terminated)
+        _interrupted(getattr(exc, "signum", 2))
     except Exception as exc:  # a bug: one line, unless --debug asks for the traceback
         if _debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         click.echo(f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
         sys.exit(1)
+
+
+def _interrupted(signum: int) -> None:
+    """The resume line and 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    import os
+
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stopping already: a second Ctrl-C must not cut this short
+        signal.signal(sig, signal.SIG_IGN)
+    runner = sys.modules.get("monkeys_swe.runner")
+    click.echo("interrupted: everything finished so far is saved; rerun the same command to resume", err=True)
+    if runner is not None and runner.ABANDONED:  # a decode still runs in a model: finalizing the interpreter would free it under it
+        import atexit
+
+        atexit._run_exitfuncs()  # containers are removed as on any exit
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(128 + signum)
+    sys.exit(128 + signum)

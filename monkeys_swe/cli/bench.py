@@ -23,14 +23,24 @@ def run_and_report(config: RunConfig, *, report: bool = True, console: Console |
     console.print(f"[bold cyan]{config.task}[/] x {config.samples} attempts, backend {config.backend} -> {run_dir}")
     with RunProgress(executor=executor) as progress:
         runner.on_update = progress.update
+        runner.on_phase = progress.phase
         runner.run()
     stats = runner.stats
+    from monkeys_swe.reports.terminal import status_line
+    from monkeys_swe.store import Store
+
+    store = Store(run_dir, create=False)
+    try:
+        statuses = store.statuses()
+    finally:
+        store.close()
     console.print(
         f"[green]done[/] {stats.attempts} attempts ({stats.generated_this_session} new), "
         f"{stats.verified} verified, {stats.correct} correct, {len(stats.solved)}/{stats.problems} problems solved"
         + (f", [yellow]{stats.errors} verifier errors[/]" if stats.errors else "")
         + (f", [yellow]{stats.failed_slots} slots failed to generate[/]" if stats.failed_slots else "")
     )
+    console.print(f"statuses: {status_line(statuses) or 'none yet'}", highlight=False)
     _sandbox_summary(run_dir, console)
     if executor is not None and executor.describe():
         from monkeys_swe.progress import cluster_line

@@ -45,8 +45,7 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
     if not run_dirs:
         raise UserError("name at least one run directory (or --import FILE)")
     for d in run_dirs:
-        if not (Path(d) / "run.db").exists():
-            raise UserError(f"no run at {d} (expected {Path(d) / 'run.db'})")
+        _check_run(Path(d))
     if judge:
         from monkeys_swe.judges import make_scorer, score_run
 
@@ -64,3 +63,20 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
 
         report_runs(run_dirs, out_dir=out_dir or Path("report"), console=console, html=html,
                     title=f"{len(run_dirs)} runs", judge_curve=judge_curve)
+
+
+def _check_run(run_dir: Path) -> None:
+    """A run with problems to report on (read-only: a run being written is fine)."""
+    from monkeys_swe.store import Store
+
+    if not (run_dir / "run.db").exists():
+        raise UserError(f"no run at {run_dir} (expected {run_dir / 'run.db'})")
+    store = Store(run_dir, create=False)
+    try:
+        problems = store.counts()["problems"]
+    except Exception as exc:  # a database of another program: tables missing
+        raise UserError(f"{run_dir / 'run.db'} is not a monkeys-swe run ({exc})") from None
+    finally:
+        store.close()
+    if not problems:
+        raise UserError(f"{run_dir} holds no problems (a start that failed before loading its data): nothing to report")

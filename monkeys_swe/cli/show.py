@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -80,6 +81,53 @@ def render(console, traj, verdict, lines: int | None) -> None:
                         title="candidate diff", border_style="magenta"))
 
 
+def _prompt(config: dict, problem) -> list[dict] | None:
+    """The messages the attempt was sampled from, rebuilt by the run's task (None if it cannot be)."""
+    from monkeys_swe.config import RunConfig
+    from monkeys_swe.registry import make_task
+
+    try:
+        cfg = RunConfig(**{k: v for k, v in config.items() if k in RunConfig.model_fields})
+        return [dict(m) for m in make_task(cfg).messages(problem)]
+    except Exception:  # a task that needs more than the run stores (SWE instances): the question stands in
+        return None
+
+
+def render_attempt(console, problem, sample, verdict, prompt: list[dict] | None, lines: int | None) -> None:
+    """A one-shot attempt: prompt, completion, extracted answer, reference, verdict and its detail."""
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.table import Table
+    from rich.text import Text
+
+    head = Table.grid(padding=(0, 2))
+    detail = dict(verdict.detail) if verdict else {}
+    error = detail.pop("error", None) or detail.pop("parse_error", None)
+    detail.pop("patch", None)
+    for key, value in [("problem", problem.id), ("attempt", sample.index), ("seed", sample.seed),
+                       ("tokens", f"{sample.prompt_tokens} prompt, {sample.completion_tokens} completion "
+                                  f"({sample.finish_reason})"),
+                       ("verdict", verdict.status if verdict else "not verified"),
+                       ("answer", "(none extracted)" if verdict and verdict.answer is None else
+                        (verdict.answer if verdict else "-")),
+                       ("reference", problem.answer if problem.answer is not None else "-")]:
+        head.add_row(Text(key, style="bold"), Text(str(value)))
+    if error:
+        head.add_row(Text("error", style="bold red"), Text(_clip(str(error), lines)))
+    if detail:
+        head.add_row(Text("detail", style="bold"), Text(_clip(json.dumps(detail, indent=1, default=str), lines)))
+    console.print(Panel(head, title="attempt", border_style="cyan"))
+    if prompt:
+        shown = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in prompt)
+        console.print(Panel(Text(_clip(shown, lines)), title=f"prompt ({len(prompt)} messages; --messages: as JSON)",
+                            border_style="blue"))
+    else:
+        console.print(Panel(Text(_clip(problem.question, lines)), title="question", border_style="blue"))
+    text = _clip(sample.text, lines)
+    console.print(Panel(Syntax(text, "diff", theme="ansi_dark", word_wrap=True) if sample.text.lstrip().startswith("diff")
+                        else Text(text), title="completion", border_style="magenta"))
+
+
 @click.command(help="Show one attempt of a run: an agent trajectory (each step's thought, command, "
                     "output, exit code and timing) or a one-shot attempt's text. ATTEMPT is INDEX, "
                     "or PROBLEM_ID:INDEX when the run has several problems.")
@@ -90,7 +138,6 @@ def render(console, traj, verdict, lines: int | None) -> None:
 @click.option("--messages", "as_messages", is_flag=True, help="Print the trajectory's message list as JSON.")
 def command(run: str, attempt: str, full: bool, lines: int, as_messages: bool) -> None:
     from rich.console import Console
-    from rich.syntax import Syntax
 
     from monkeys_swe.trajectories import TrajectoryStore, has_trajectories
     from monkeys_swe.store import Store
@@ -104,7 +151,7 @@ def command(run: str, attempt: str, full: bool, lines: int, as_messages: bool) -
         pid, idx = _attempt_key(attempt, sorted(keys))
         verdict = next((v for p, i, v in store.verdicts() if (p, i) == (pid, idx)), None)
         traj = trajectories.load(pid, idx) if trajectories else None
-        console = Console()
+        console = Console(width=None if sys.stdout.isatty() else 150)
         if traj is not None:
             if as_messages:
                 click.echo(json.dumps(traj.messages(), indent=1))
@@ -114,9 +161,12 @@ def command(run: str, attempt: str, full: bool, lines: int, as_messages: bool) -
         sample = next((s for s in store.samples(pid) if s.index == idx), None)
         if sample is None:
             raise UserError(f"{run_dir} has no attempt {idx} of problem {pid}")
-        console.print(f"[bold]{pid}[/] attempt {idx} · seed {sample.seed} · "
-                      f"{sample.completion_tokens} tokens · verdict {verdict.status if verdict else 'not verified'}")
-        console.print(Syntax(sample.text, "diff" if sample.text.lstrip().startswith("diff") else "text",
-                             theme="ansi_dark", word_wrap=True))
+        problem = next(p for p in store.problems() if p.id == pid)
+        prompt = _prompt(store.get_meta("config") or {}, problem)
+        if as_messages:
+            click.echo(json.dumps([*(prompt or [{"role": "user", "content": problem.question}]),
+                                   {"role": "assistant", "content": sample.text}], indent=1))
+            return
+        render_attempt(console, problem, sample, verdict, prompt, None if full else lines)
     finally:
         store.close()

@@ -7,10 +7,12 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from monkeys_swe.cli.options import engine_options, sampling_options
 from monkeys_swe.errors import UserError
@@ -62,7 +64,7 @@ def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, comm
 
     Rerunning the same command resumes the same run.
     """
-    from monkeys_swe.solve.run import SolveRequest, apply_to_worktree, solve
+    from monkeys_swe.solve.run import SolveRequest, apply_to_worktree, dirty_files, solve
 
     if apply_patch and not repo:
         raise UserError("--apply writes into your working tree: it needs --repo PATH")
@@ -89,8 +91,16 @@ def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, comm
                           [config.model, config.backend], console=err,
                           resolved_label="pass model-written tests" if req.model_oracle else "resolved")
 
-    result = solve(req, panel_factory=panel, status=lambda msg: err.print(f"[dim]{msg}...[/]"))
+    if repo and Path(repo).expanduser().is_dir():
+        dirty = dirty_files(repo)
+        if dirty:
+            err.print(f"[yellow]warning:[/] {escape(repo)} has uncommitted changes ({escape(', '.join(dirty[:3]))}"
+                      f"{' ...' if len(dirty) > 3 else ''}): solve works on commit {escape(commit)}, without them",
+                      highlight=False)
+    result = solve(req, panel_factory=panel, status=lambda msg: err.print(f"[dim]{msg}...[/]"),
+                   warn=lambda msg: err.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False))
     print_summary(console, result)
+    fixed = fixed_count(result.summary)
     if apply_patch:
         if not result.patch:
             raise UserError("no candidate applied, so there is nothing to write to the working tree")
@@ -101,6 +111,23 @@ def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, comm
                             f"is in {result.run_dir / 'chosen.patch'}; --force-apply writes it anyway)")
         apply_to_worktree(repo, result.patch)
         console.print(f"[green]applied[/] the chosen patch to {repo}")
+    if not fixed:
+        what = "passes every model-written reproduction test" if "passes_reproduction_tests" in result.summary \
+            else "resolved the issue"
+        err.print(f"[yellow]no candidate {what}[/]: the patch shown is the best guess, not a fix (exit {NOTHING_RESOLVED})")
+        raise SystemExit(NOTHING_RESOLVED)
+
+
+# Exit status of `solve` (README, section "solve exit codes"): 0 a candidate resolved (or passed every
+# model-written test), 2 bad input, 4 nothing resolved, 130/143 interrupted (rerun to resume).
+NOTHING_RESOLVED = 4
+
+
+def fixed_count(summary: dict) -> int:
+    """Attempts that pass the run's oracle: the hidden or given tests, else the model-written ones."""
+    if "passes_reproduction_tests" in summary:
+        return int(summary.get("passes_reproduction_tests") or 0)
+    return int(summary.get("resolved") or 0)
 
 
 def print_summary(console: Console, result) -> None:
@@ -127,7 +154,7 @@ def print_summary(console: Console, result) -> None:
         ("docker verifications", str(s["docker_verifications"])),
         ("repro pass@1", f"{s['repro_pass@1']:.3f}") if model_oracle else ("pass@1", f"{s['pass@1']:.3f}"),
         ("selection", " -> ".join(f"{k} {v}" for k, v in sel["stages"].items())),
-        ("chosen", "none" if sel["index"] is None else
+        ("chosen" if fixed_count(s) else "chosen (nothing resolved: a guess)", "none" if sel["index"] is None else
          f"attempt {sel['index']} ({sel['votes']} votes), patch {sel['patch_hash']}"
          + ("" if sel["oracle_resolved"] is None else f", resolved: {sel['oracle_resolved']}")
          + ("" if sel.get("passes_reproduction_tests") is None else

@@ -98,11 +98,14 @@ def command(predictions, data, instance_ids, ids, filter, slice, patch_file, gol
             fail_fast=not full_grading, stream_path=stream_path, report=report, verdict_cache=verdict_cache,
             log_dir=log_dir, base_image=base_image, use_prebuilt=False if no_prebuilt else (image_source or True),
             on_instance=lambda iid, phase: click.echo(f"{iid}: {'building/finding image' if phase == 'image' else 'verifying'}", err=True),
-            on_verdict=lambda p, v: click.echo(f"  {p['instance_id']} [{p.get('model_name_or_path')}] "
-                                               f"{v.status} ({v.duration_s:.1f}s)"
-                                               + (" cached" if getattr(v, "cached", False) else ""), err=True))
-    except (DataError, RepoError, DiskError, EngineError) as exc:
+            on_verdict=lambda p, v: click.echo(verdict_line(p, v), err=True))
+    except (DiskError, EngineError) as exc:
         raise UserError(str(exc)) from exc
+    except (DataError, RepoError) as exc:
+        from monkeys_swe.tasks.base import layout_of
+
+        fits = layout_of(getattr(exc, "row", None) or {}) if isinstance(getattr(exc, "row", None), dict) else None
+        raise UserError(str(exc) + (f"; it looks like {fits} data" if fits else "")) from exc
     finally:
         executor.close()
         if report.get("instances"):  # written on success and on interrupt alike
@@ -145,9 +148,26 @@ def _print_table(report: dict) -> None:
         table.add_column(col)
     for iid, e in report["instances"].items():
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(e["statuses"].items())) or e.get("error", "")
+        subs = {(a["environment"].get("python"), a["environment"].get("python_wanted")) for a in e.get("attempts") or []
+                if a and (a.get("environment") or {}).get("substituted")}
+        statuses += "".join(f" [Python {used} for {wanted}]" for used, wanted in sorted(subs))
         table.add_row(iid, str(e["predictions"]), str(e.get("unique_patches", "-")),
                       str(e.get("unique_semantic", "-")), str(e.get("cache_hits", 0)), str(e["resolved"]),
                       statuses, str(e.get("seconds", "-")))
     Console().print(table)
     hits = sum(e.get("cache_hits", 0) for e in report["instances"].values())
-    Console().print(f"verdict cache: {hits} hits ({report.get('verdict_cache') or 'off'})")
+    where = report.get("verdict_cache")
+    Console().print(f"verdict cache: {hits} hits ({where})" if where else "verdict cache: off (--no-cache)",
+                    highlight=False)
+
+
+def verdict_line(pred: dict, v) -> str:
+    """One verdict as it arrives, with what judged it when that is not the instance's own environment."""
+    line = f"  {pred['instance_id']} [{pred.get('model_name_or_path')}] {v.status} ({v.duration_s:.1f}s)"
+    if getattr(v, "cached", False):
+        line += " cached"
+    env = getattr(v, "environment", None) or {}
+    if env.get("substituted"):
+        line += (f"  [judged on Python {env.get('python')}, the instance wants {env.get('python_wanted')}: "
+                 f"tests may skip or fail for that alone]")
+    return line

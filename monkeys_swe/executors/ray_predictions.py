@@ -73,7 +73,7 @@ def collect(pool: Any, instances: dict, predictions: list[dict], options: dict[s
                     patch = preds[index]["model_patch"]
                     v = verdict if index == first else dataclasses.replace(
                         verdict, duplicate_of=first, patch_hash=patch_hash(patch), dropped_files=dropped(iid, patch))
-                    row = {"model_name_or_path": preds[index].get("model_name_or_path"), **v.to_dict()}
+                    row = {"index": index, "model_name_or_path": preds[index].get("model_name_or_path"), **v.to_dict()}
                     entry["attempts"][index] = row
                     if stream:
                         stream.write(json.dumps({"instance_id": iid, "index": index, **row}) + "\n")

@@ -42,6 +42,7 @@ class RunData:
     problems: list[ProblemAttempts]
     scores: dict[str, dict[tuple[str, int], float]]  # scorer -> (problem, slot) -> score
     cost: dict[str, Any] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)  # attempts per verdict status (Store.statuses)
 
     @property
     def n_max(self) -> int:
@@ -68,6 +69,7 @@ def load_run(run_dir: str | Path) -> RunData:
         data = RunData(Path(run_dir), store.get_meta("config") or {}, store.counts(), list(by_id.values()),
                        {name: store.scores(name) for name in scorers})
         data.cost = _cost(store, log_spaced_ks(data.n_max, 40))
+        data.statuses = store.statuses()
     finally:
         store.close()
     return data
@@ -157,6 +159,7 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "verified": counts["verified"],
         "errors": counts["errors"],
         "failed_slots": counts["failed_slots"],
+        "statuses": dict(data.statuses),
         "tampered": n_tampered,  # SWE attempts caught forging or changing what judges them (wrong, in n)
         "warnings": warnings(counts)
         + ([f"{unjudged} of {len(everything.problems)} problems have no judged attempt: "

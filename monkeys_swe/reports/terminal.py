@@ -68,6 +68,11 @@ def problems_table(s: Summary, max_rows: int = 20) -> Table:
     return t
 
 
+def status_line(statuses: dict[str, int]) -> str:
+    """'correct 3, incorrect 9, no_answer 4': every status a run's attempts have, largest first."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def run_overview(s: Summary) -> Table:
     """One run as label/value rows: reads well at any terminal width."""
     t = Table(title=f"Run {s['run_id']}", title_justify="left", show_header=False, box=None, padding=(0, 2))
@@ -80,6 +85,8 @@ def run_overview(s: Summary) -> Table:
     if s.get("coverage_unknown") or s.get("unjudged_problems"):
         t.add_row("coverage", f"unknown: {s['coverage_unknown']}" if s.get("coverage_unknown") else
                   f"over {s['problems'] - s['unjudged_problems']} problems ({s['unjudged_problems']} without a judged attempt left out)")
+    if s.get("statuses"):
+        t.add_row("statuses", status_line(s["statuses"]))
     t.add_row("tokens", f"{_num(s['prompt_tokens'])} prompt, {_num(s['completion_tokens'])} completion")
     if s.get("flops") is not None or s.get("dollars") is not None:
         usd = "" if s.get("dollars") is None else f", ${s['dollars']:.4g}"

@@ -16,6 +16,10 @@ class SampleFailed(UserError):
     """The one completion `complete` asked for could not be made (after the backend's retries)."""
 
 
+class SamplingCancelled(Exception):
+    """`cancel()` was called (Ctrl-C, SIGTERM): the completion in progress was abandoned, not finished."""
+
+
 class BaseSampler:
     name: ClassVar[str]
     model_name: str  # what reports and cost tables call the model
@@ -37,6 +41,15 @@ class BaseSampler:
         if isinstance(reply, FailedSlot):
             raise SampleFailed(reply.error)
         return reply
+
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        """Refuse a config this backend cannot use (a missing file...) before anything is loaded or shown."""
+
+    def cancel(self) -> None:
+        """Stop generating soon and safely (called from another thread on an interrupt): a completion in
+        progress is abandoned between two decode steps and `generate` raises SamplingCancelled. A backend
+        without native state (HTTP) needs nothing: its thread is a daemon and holds nothing to free."""
 
     def close(self) -> None:
         pass

@@ -4,12 +4,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
 from monkeys_swe.errors import UserError
-from monkeys_swe.samplers.base import BaseSampler
+from monkeys_swe.samplers.base import BaseSampler, SamplingCancelled
 from monkeys_swe.types import Sample, SampleRequest
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -32,6 +33,9 @@ def resolve_model_path(model: str | None) -> Path:
     path = Path(model).expanduser()
     if not path.is_file():
         raise UserError(f"llamacpp backend needs a .gguf file; not found: {model}")
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise UserError(f"{model} is not a GGUF model file (llama.cpp reads only GGUF)")
     return path
 
 
@@ -47,15 +51,31 @@ class LlamaCppSampler(BaseSampler):
             # ~2x when the cores are otherwise idle, so only tasks that verify concurrently ask.
             # OpenMP reads this once, when the library loads.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        path = resolve_model_path(model)  # a wrong path is named before a missing library
         try:
             from llama_cpp import Llama
         except ImportError:
             raise UserError("llama-cpp-python is not installed: run .ci/bootstrap (or pip install 'monkeys-swe[llamacpp]')") from None
-        path = resolve_model_path(model)
         self.model_name = DEFAULT_MODEL if model in (None, "", DEFAULT_MODEL) else path.stem
         # llama.cpp's default thread count left a core idle here (about 40% slower).
         threads = n_threads or os.cpu_count() or 1
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+        self._cancelled = threading.Event()
+        self._abort_flag = _install_abort_flag(self.llm)
+        decode = self.llm.eval
+
+        def eval_unless_cancelled(tokens: Any) -> None:
+            # llama.cpp decodes one step per `eval` call, from Python: checking here abandons a completion
+            # between two decode steps, so no thread is inside the model when `close` frees it.
+            if self._cancelled.is_set():
+                raise SamplingCancelled("sampling cancelled")
+            decode(tokens)
+
+        self.llm.eval = eval_unless_cancelled  # type: ignore[method-assign]
+
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        resolve_model_path(config.model)
 
     @classmethod
     def from_config(cls, config: Any) -> "LlamaCppSampler":
@@ -65,6 +85,14 @@ class LlamaCppSampler(BaseSampler):
         return cls(config.model, share_cores=concurrent)
 
     def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
+        try:
+            yield from self._generate(requests)
+        except RuntimeError as exc:  # llama_decode returned 2: aborted by `cancel`
+            if self._cancelled.is_set():
+                raise SamplingCancelled("sampling cancelled") from exc
+            raise
+
+    def _generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
         # One call per slot with that slot's seed: llama.cpp in-process has no n>1, and this
         # makes each sample reproducible on its own. The prompt's KV cache is reused between calls.
         for req in requests:
@@ -89,5 +117,36 @@ class LlamaCppSampler(BaseSampler):
                     seed=seed, latency_s=time.perf_counter() - start, finish_reason=choice.get("finish_reason") or "stop",
                 )
 
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._abort_flag is not None:
+            self._abort_flag[0] = b"x"  # the decode in progress stops at its next graph node
+
     def close(self) -> None:
         self.llm.close() if hasattr(self.llm, "close") else None
+
+
+def _install_abort_flag(llm: Any) -> Any:
+    """Let `cancel` stop a decode in the middle (a long prompt is one decode of up to 512 tokens).
+
+    llama.cpp asks an abort callback `bool f(void *data)` between the nodes of its compute graph, in
+    its own worker thread. A Python callback would take the GIL hundreds of times per token, so the
+    callback is libc's `strlen` on a two-byte buffer: "" reads as false, "x" (set by `cancel`) as true.
+    Returns the buffer, or None where this llama-cpp-python lacks the call (cancel then waits for the
+    decode in progress to end)."""
+    import ctypes
+    import ctypes.util
+
+    import llama_cpp
+
+    setter = getattr(llama_cpp, "llama_set_abort_callback", None)
+    callback_type = getattr(llama_cpp, "ggml_abort_callback", None)
+    ctx = getattr(getattr(llm, "_ctx", None), "ctx", None)
+    if setter is None or callback_type is None or ctx is None:
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+    flag = ctypes.create_string_buffer(2)
+    callback = callback_type(ctypes.cast(libc.strlen, ctypes.c_void_p).value)
+    setter(ctx, callback, ctypes.cast(flag, ctypes.c_void_p))
+    llm._monkeys_abort = (callback, flag)  # kept alive as long as the context
+    return flag

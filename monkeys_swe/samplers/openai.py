@@ -87,7 +87,8 @@ class OpenAISampler(BaseSampler):
         try:
             return fn(*args, **kwargs)
         except oa.APIConnectionError as exc:  # APITimeoutError is one too
-            raise RequestFailed(f"cannot reach OpenAI-compatible server at {self.base_url}: {_error_text(exc)}") from None
+            raise RequestFailed(f"cannot reach OpenAI-compatible server at {self.base_url}: {_error_text(exc)} "
+                                f"(is it up? --base-url names it)") from None
         except oa.APIStatusError as exc:
             code = exc.status_code
             if code in (408, 409, 429) or code >= 500:

@@ -94,9 +94,15 @@ class ReplaySampler(BaseSampler):
 
     @classmethod
     def from_config(cls, config: Any) -> "ReplaySampler":
+        cls.check_config(config)
+        return cls(config.replay_from)
+
+    @classmethod
+    def check_config(cls, config: Any) -> None:
         if not config.replay_from:
             raise UserError("the replay backend needs --replay-from RUN_DIR_OR_JSON")
-        return cls(config.replay_from)
+        if not Path(config.replay_from).expanduser().exists():
+            raise UserError(f"replay source not found: {config.replay_from}")
 
     def slots_for(self, problem_id: str, question: str = "", position: int | None = None) -> dict[int, Sample | str]:
         for key in (problem_id, question):

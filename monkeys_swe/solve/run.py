@@ -19,6 +19,7 @@ from typing import Any, Callable
 from harness.instance import DEFAULT_DATASET, DataError, SWEInstance, load_instances
 from monkeys_swe.config import RunConfig, parse_config
 from monkeys_swe.errors import UserError
+from monkeys_swe.runlock import write_lock
 from monkeys_swe.cost import dollars_for_tokens
 from monkeys_swe.store import Store
 
@@ -84,7 +85,14 @@ def load_instance(req: SolveRequest) -> SWEInstance:
         if not repo.is_dir():
             raise UserError(f"--repo {req.repo}: no such directory")
         issue_path = Path(req.issue).expanduser()
-        issue = issue_path.read_text(encoding="utf-8") if issue_path.is_file() else req.issue
+        if not issue_path.is_file() and re.fullmatch(r"\S+\.(md|txt|rst)", req.issue.strip()):
+            raise UserError(f"--issue {req.issue}: no such file (give the issue as a file or as text)")
+        try:
+            issue = issue_path.read_text(encoding="utf-8") if issue_path.is_file() else req.issue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--issue {req.issue}: cannot read it ({exc})") from None
+        if not issue.strip():
+            raise UserError(f"--issue {req.issue}: the issue is empty; say what is wrong (a file or text)")
         try:
             return SWEInstance.from_local_repo(repo, req.test_cmd, install=req.install, commit=req.commit,
                                                problem_statement=issue)
@@ -100,6 +108,38 @@ def load_instance(req: SolveRequest) -> SWEInstance:
         return load_instances(data, ids=[req.instance_id])[0]
     except DataError as exc:
         raise UserError(str(exc)) from None
+
+
+_OWN_REASONS = {2: "interrupted, e.g. by errors while collecting the tests", 4: "a usage error, e.g. no such test file",
+                5: "no tests collected", 126: "the command is not executable", 127: "command not found"}
+
+
+def base_run_warning(verifier: Any, test_cmd: str, warn: Callable[[str], None]) -> None:
+    """Say so when `test_cmd`, run at the base commit without any patch (the image's validation run),
+    fails for its own reasons (no such file, nothing collected, command not found): no candidate can
+    pass it then. Also when it passes already: it cannot tell a fix from no fix."""
+    health = verifier.health()
+    try:
+        log = Path(health.log_path).read_text(encoding="utf-8", errors="replace") if health.log_path else ""
+    except OSError:
+        log = ""
+    found = re.search(r">>>>> Test Exit Code: (-?\d+)", log)
+    code = int(found.group(1)) if found else None
+    if code in _OWN_REASONS or not health.healthy:
+        why = f"exit {code}: {_OWN_REASONS[code]}" if code in _OWN_REASONS else health.reason
+        warn(f"`{test_cmd}` fails at the base commit for its own reasons ({why}; log {health.log_path}): "
+             f"no candidate can pass it")
+    elif code == 0:
+        warn(f"`{test_cmd}` passes at the base commit already: it cannot tell a fix from no change")
+
+
+def dirty_files(repo: str | Path) -> list[str]:
+    """Uncommitted changes of the user's working tree (solve snapshots a commit, so they are left out)."""
+    import subprocess
+
+    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(repo).expanduser(),
+                         capture_output=True, text=True)
+    return [line[3:] for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
 
 
 def default_context_tokens(backend: str, max_tokens: int) -> int:
@@ -148,7 +188,8 @@ def summarize(store: Store, pid: str, selection, extra: dict[str, Any]) -> dict[
 
 
 def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory: Callable | None = None,
-          status: Callable[[str], None] = lambda msg: None) -> SolveResult:
+          status: Callable[[str], None] = lambda msg: None,
+          warn: Callable[[str], None] = lambda msg: None) -> SolveResult:
     from harness.verify import DEFAULT_LIMITS
     from monkeys_swe.runner import Runner
     from monkeys_swe.samplers.base import make_sampler
@@ -165,84 +206,90 @@ def solve(req: SolveRequest, *, on_update: Callable | None = None, panel_factory
     config = parse_config(RunConfig, {**run, "task": "swebench", "samples": req.samples, "max_tokens": max_tokens,
                                       "runs_dir": str(root), "verify_workers": req.verify_workers}, "solve options")
     run_dir = config.run_dir()
-    started = time.perf_counter()
-    sampler = make_sampler(config)
-    limits = dataclasses.replace(DEFAULT_LIMITS, timeout_s=req.timeout_s)
-    localizer = Localizer(sampler, seed=config.seed) if req.localize else None
-    task = SWEBenchTask([inst], repo_mirror=req.repo_mirror, context_tokens=context_tokens, localizer=localizer,
-                        regression=req.regression, pool_size=req.verify_workers, log_dir=run_dir / "logs",
-                        limits=limits, base_image=req.base_image, oracle_is_model_written=req.model_oracle,
-                        verdict_cache=req.verdict_cache)
-    matrix = None
-    attempt_sampler = sampler  # in agent mode, wrapped so each attempt is a whole trajectory
-    try:
-        store = Store(run_dir)
-        problems = store.problems()
-        store.close()
-        if not problems:
-            status("retrieving context" + (" and localizing" if req.localize else ""))
-            problems = task.load(None, None)
-        status(f"building or finding the Docker image for {inst.instance_id}")
-        t0 = time.perf_counter()
+    with write_lock(run_dir):  # one writer per run directory (Runner nests in it)
+        started = time.perf_counter()
+        sampler = make_sampler(config)
+        limits = dataclasses.replace(DEFAULT_LIMITS, timeout_s=req.timeout_s)
+        localizer = Localizer(sampler, seed=config.seed) if req.localize else None
+        task = SWEBenchTask([inst], repo_mirror=req.repo_mirror, context_tokens=context_tokens, localizer=localizer,
+                            regression=req.regression, pool_size=req.verify_workers, log_dir=run_dir / "logs",
+                            limits=limits, base_image=req.base_image, oracle_is_model_written=req.model_oracle,
+                            verdict_cache=req.verdict_cache)
+        matrix = None
+        attempt_sampler = sampler  # in agent mode, wrapped so each attempt is a whole trajectory
         try:
-            task.prepare(problems) if not req.model_oracle else task.verifier(inst)
-        except UserError:
-            raise
-        except Exception as exc:  # docker build errors, a failed install command...
-            raise UserError(f"cannot build the image for {inst.instance_id}: {type(exc).__name__}: "
-                            f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
-        image_s = time.perf_counter() - t0
-        if req.tests:  # before any patch: without --test, the reproducing tests are the verifier
-            from monkeys_swe.solve import repro
+            store = Store(run_dir)
+            problems = store.problems()
+            store.close()
+            if not problems:
+                status("retrieving context" + (" and localizing" if req.localize else ""))
+                problems = task.load(None, None)
+            status(f"building or finding the Docker image for {inst.instance_id}")
+            t0 = time.perf_counter()
+            try:
+                task.prepare(problems) if not req.model_oracle else task.verifier(inst)
+            except UserError:
+                raise
+            except Exception as exc:  # docker build errors, a failed install command...
+                raise UserError(f"cannot build the image for {inst.instance_id}: {type(exc).__name__}: "
+                                f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
+            image_s = time.perf_counter() - t0
+            if req.repo and req.test_cmd:
+                base_run_warning(task.verifier(inst), req.test_cmd, warn)
+            if req.tests:  # before any patch: without --test, the reproducing tests are the verifier
+                from monkeys_swe.solve import repro
 
-            found = repro.tests_phase(run_dir, sampler, lambda: task.verifier(inst), problems[0], inst, n=req.tests,
-                                      params=config.params(()), seed=config.seed, workers=req.verify_workers,
-                                      status=status)
-            if req.model_oracle:
-                repro.use_as_oracle(problems[0], found.reproducing)
-                task.close()  # its verifier ran the tests alone; the next one runs them as the oracle
-                task.prepare(problems)
-        if req.mode == "agent":
-            from monkeys_swe.agent import AgentLimits, AgentSampler, swebench_targets
+                found = repro.tests_phase(run_dir, sampler, lambda: task.verifier(inst), problems[0], inst, n=req.tests,
+                                          params=config.params(()), seed=config.seed, workers=req.verify_workers,
+                                          status=status)
+                if req.model_oracle:
+                    repro.use_as_oracle(problems[0], found.reproducing)
+                    task.close()  # its verifier ran the tests alone; the next one runs them as the oracle
+                    task.prepare(problems)
+            if req.mode == "agent":
+                from monkeys_swe.agent import AgentLimits, AgentSampler, swebench_targets
 
-            limits = AgentLimits(step_limit=req.agent_steps, command_timeout_s=req.command_timeout_s,
-                                 wall_clock_s=req.timeout_s)
-            attempt_sampler = AgentSampler(sampler, run_dir, swebench_targets(task, problems), limits=limits,
-                                           parallel=req.verify_workers)
-        runner = Runner(config, task=task, sampler=attempt_sampler, problems=problems,  # no second retrieval
-                        stop_on_success=req.stop_on_success)
-        t0 = time.perf_counter()
-        if panel_factory is not None:
-            with panel_factory(run_dir, config) as panel:
-                runner.on_update = panel.update
+                limits = AgentLimits(step_limit=req.agent_steps, command_timeout_s=req.command_timeout_s,
+                                     wall_clock_s=req.timeout_s)
+                attempt_sampler = AgentSampler(sampler, run_dir, swebench_targets(task, problems), limits=limits,
+                                               parallel=req.verify_workers)
+            runner = Runner(config, task=task, sampler=attempt_sampler, problems=problems,  # no second retrieval
+                            stop_on_success=req.stop_on_success)
+            t0 = time.perf_counter()
+            if panel_factory is not None:
+                with panel_factory(run_dir, config) as panel:
+                    runner.on_update = panel.update
+                    runner.run()
+            else:
+                runner.on_update = on_update or (lambda s: None)
                 runner.run()
-        else:
-            runner.on_update = on_update or (lambda s: None)
-            runner.run()
-        loop_s = time.perf_counter() - t0
-        if req.tests:
-            matrix = repro.matrix_phase(run_dir, lambda: task.verifier(task.instance(problems[0])), problems[0].id,
-                                        workers=req.verify_workers, status=status)
-        if req.judge:
-            from monkeys_swe.solve import judge
+            loop_s = time.perf_counter() - t0
+            if req.tests:
+                matrix = repro.matrix_phase(run_dir, lambda: task.verifier(task.instance(problems[0])), problems[0].id,
+                                            workers=req.verify_workers, status=status)
+            if req.judge:
+                from monkeys_swe.solve import judge
 
-            status("asking the model to judge the finalists")
-            judge.run(run_dir, sampler, problems[0], inst, req.selector, seed=config.seed,
-                      visible=inst.test_cmd is not None and not req.model_oracle)
-    finally:
-        task.close()
-        if attempt_sampler is not sampler:
-            attempt_sampler.close()
-        sampler.close()
-    return finish(req, inst, run_dir, problems[0], {
-        "docker_verifications": task.docker_verifications, "cache_hits": task.cache_hits,
-        "regression_runs": task.test_runs, "regression_cache_hits": task.test_cache_hits,
-        "image_s": round(image_s, 2),
-        "loop_s": round(loop_s, 2), "total_s": round(time.perf_counter() - started, 2),
-        "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),
-        "localized": problems[0].data.get("localized"), "model": sampler.model_name, "mode": req.mode,
-        "models": [config.model, sampler.model_name], "matrix": matrix,
-    })
+                status("asking the model to judge the finalists")
+                judge.run(run_dir, sampler, problems[0], inst, req.selector, seed=config.seed,
+                          visible=inst.test_cmd is not None and not req.model_oracle)
+        finally:
+            task.close()
+            from monkeys_swe.runner import ABANDONED
+
+            if attempt_sampler is not sampler:
+                attempt_sampler.close()
+            if sampler not in ABANDONED and attempt_sampler not in ABANDONED:  # a decode may still run in it
+                sampler.close()
+        return finish(req, inst, run_dir, problems[0], {
+            "docker_verifications": task.docker_verifications, "cache_hits": task.cache_hits,
+            "regression_runs": task.test_runs, "regression_cache_hits": task.test_cache_hits,
+            "image_s": round(image_s, 2),
+            "loop_s": round(loop_s, 2), "total_s": round(time.perf_counter() - started, 2),
+            "context_tokens": problems[0].data.get("context_tokens"), "context_files": problems[0].data.get("context_files"),
+            "localized": problems[0].data.get("localized"), "model": sampler.model_name, "mode": req.mode,
+            "models": [config.model, sampler.model_name], "matrix": matrix,
+        })
 
 
 def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: dict[str, Any]) -> SolveResult:
@@ -279,8 +326,22 @@ def finish(req: SolveRequest, inst: SWEInstance, run_dir: Path, problem, extra: 
         store.close()
     if selection.patch:
         (run_dir / "chosen.patch").write_text(selection.patch, encoding="utf-8")
-    (run_dir / "solve.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_summary(run_dir / "solve.json", summary)
     return SolveResult(run_dir, inst, summary, selection.patch)
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """solve.json: this invocation's summary, with `history` holding every invocation's (a resume
+    appends its own; the counts and timings of earlier ones are kept)."""
+    history: list = []
+    if path.exists():
+        try:
+            before = json.loads(path.read_text())
+            history = before.pop("history", None) or [before]
+        except (OSError, ValueError):
+            history = []
+    entry = {**{k: v for k, v in summary.items() if k != "history"}, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path.write_text(json.dumps({**entry, "history": [*history, entry]}, indent=2, default=str))
 
 
 def apply_to_worktree(repo: str | Path, patch: str) -> None:

@@ -50,6 +50,40 @@ class Task:
         """Called by the runner after the run: stop containers and pools. Must be safe to call twice."""
 
 
+# The fields each task's rows carry, most specific first: a file of another layout is named by
+# the task it fits (`bench gsm8k --data math500.jsonl` says it is MATH data, not "KeyError").
+LAYOUTS: list[tuple[str, tuple[str, ...]]] = [
+    ("swebench", ("instance_id", "repo", "base_commit")),
+    ("humaneval", ("task_id", "prompt", "entry_point", "test")),
+    ("minif2f", ("formal_statement",)),
+    ("codecontests", ("description", "public_tests")),
+    ("codecontests (APPS)", ("question", "test_list")),
+    ("math", ("problem",)),
+    ("gsm8k", ("question", "answer")),
+]
+
+
+def layout_of(row: dict[str, Any]) -> str | None:
+    """The task whose data this row looks like, or None."""
+    return next((task for task, fields in LAYOUTS if all(f in row for f in fields)), None)
+
+
+def require_fields(row: Any, fields: tuple[str, ...], task: str, where: Any, index: int) -> None:
+    """UserError naming the missing field and the task the row fits, when `row` lacks one of `fields`."""
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: row {index + 1} is a {type(row).__name__}, not a JSON object with {', '.join(fields)}")
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise UserError(missing_field_message(row, missing[0], task, where, index))
+
+
+def missing_field_message(row: dict[str, Any], field: str, task: str, where: Any, index: int) -> str:
+    fits = layout_of(row)
+    hint = (f"; it looks like {fits} data (`monkeys-swe bench {fits.split()[0]}`)" if fits and fits != task
+            else f"; its fields: {', '.join(sorted(row)[:8])}")
+    return f"{where}: row {index + 1} has no '{field}' field, which task {task} needs{hint}"
+
+
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a local JSONL / JSONL.gz / JSON-array / parquet file."""
     from harness.records import RecordsError, read_json_records

@@ -298,7 +298,9 @@ class HumanEvalTask(CodeContestsTask):
         problems = []
         for row in list(rows)[:limit]:
             if "entry_point" not in row:
-                raise UserError(f"{data}: not HumanEval records (need task_id, prompt, entry_point, test)")
+                from monkeys_swe.tasks.base import missing_field_message
+
+                raise UserError(missing_field_message(row, "entry_point", "humaneval", data, 0))
             problems.append(Problem(row["task_id"], row["prompt"], None,
                                     {"entry_point": row["entry_point"], "test": row["test"]}))
         return problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from monkeys_swe.prompts import few_shot_messages
-from monkeys_swe.tasks.base import Task, load_hf, read_records
+from monkeys_swe.tasks.base import Task, load_hf, read_records, require_fields
 from monkeys_swe.types import Messages, Problem, Verdict
 from monkeys_swe.verifiers.math_answer import extract_gsm8k_answer, normalize_number, same_number
 
@@ -26,6 +26,7 @@ class GSM8KTask(Task):
         for i, row in enumerate(rows):
             if limit is not None and len(problems) >= limit:
                 break
+            require_fields(row, ("question", "answer"), "gsm8k", data or "the dataset", i)
             pid = str(row.get("id") or f"gsm8k-{i}")
             problems.append(Problem(id=pid, question=row["question"], answer=extract_gsm8k_answer(row["answer"])))
         return problems

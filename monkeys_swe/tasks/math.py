@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from monkeys_swe.errors import UserError
 from monkeys_swe.prompts import few_shot_messages
-from monkeys_swe.tasks.base import Task, load_hf, read_records
+from monkeys_swe.tasks.base import Task, load_hf, read_records, require_fields
 from monkeys_swe.types import ERROR, Messages, Problem, Verdict
 from monkeys_swe.verifiers.math_answer import (_FINAL_ANSWER, all_boxed, answers_equivalent, cut_at_stop, extract_math_answer,
                                                last_boxed, normalize_answer, several_values)
@@ -39,6 +39,7 @@ class MathTask(Task):
         for i, row in enumerate(rows):
             if limit is not None and len(problems) >= limit:
                 break
+            require_fields(row, ("problem",), "math", data or "the dataset", i)
             # MATH-500 rows carry `answer`; the full MATH test keeps it boxed in `solution`.
             answer = row.get("answer") or last_boxed(row.get("solution", ""))
             pid = row.get("unique_id") or (f"math-{row['idx']}" if "idx" in row else f"math-{i}")

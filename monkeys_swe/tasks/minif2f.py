@@ -44,7 +44,9 @@ def problem_from_record(rec: dict[str, Any]) -> Problem:
     elif "formal_statement" in rec:
         pid, header, formal = rec.get("id") or rec["name"], rec.get("header", ""), rec["formal_statement"]
     else:
-        raise UserError(f"not a MiniF2F record (need formal_statement or statement): keys {sorted(rec)}")
+        from monkeys_swe.tasks.base import missing_field_message
+
+        raise UserError(missing_field_message(rec, "formal_statement", "minif2f", "the data", 0))
     theorem = _THEOREM.search(formal)
     if theorem is None:
         raise UserError(f"{pid}: no `theorem NAME` in the statement")
