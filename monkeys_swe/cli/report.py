@@ -27,9 +27,11 @@ from monkeys_swe.errors import UserError
 @click.option("--judge-curve", is_flag=True,
               help="SWE runs: estimate `solve --judge`'s selection curve, asking the run's own model for the "
                    "judge decisions not stored yet (up to 20 subsets per k; stored, so a rerun asks nothing).")
+@click.option("--compare", is_flag=True,
+              help="Several runs: their selectors side by side at k = N, with bootstrap intervals and oracle gaps.")
 def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: tuple[Path, ...], task: str | None,
             runs_dir: str, rows: int, judge: str | None, judge_model: str | None, judge_base_url: str | None,
-            judge_curve: bool) -> None:
+            judge_curve: bool, compare: bool) -> None:
     """Report coverage (pass@k), selection accuracy and the scaling fit of RUNS."""
     console = Console(width=None if sys.stdout.isatty() else 150)  # logs and CI: don't squeeze to 80
     run_dirs = list(runs)
@@ -55,6 +57,8 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
             with console.status(f"scoring {d} with {scorer.name}") as status:
                 done = score_run(d, scorer, lambda i, n: status.update(f"scoring {d} with {scorer.name}: {i}/{n}"))
             console.print(f"{scorer.name}: scored {done} new attempts of {d}")
+    if compare and len(run_dirs) < 2:
+        raise UserError("--compare needs at least two runs to put side by side")
     if len(run_dirs) == 1:
         from monkeys_swe.reports import report_run
 
@@ -63,4 +67,4 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
         from monkeys_swe.reports import report_runs
 
         report_runs(run_dirs, out_dir=out_dir or Path("report"), console=console, html=html,
-                    title=f"{len(run_dirs)} runs", judge_curve=judge_curve)
+                    title=f"{len(run_dirs)} runs", judge_curve=judge_curve, compare=compare)

@@ -57,15 +57,19 @@ def report_run(run_dir: str | Path, *, console: Console | None = None, out_dir: 
     summary["files"] = {k: str(v) for k, v in files.items()}
     _write_json(files["summary"], summary)
     if console is not None:
+        from monkeys_swe.reports.selection_quality import print_quality
+
         print_run(console, summary, max_rows)
+        print_quality(console, summary)
     return summary
 
 
 def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console: Console | None = None,
                 html: bool = False, title: str = "Runs", extra: dict[str, Any] | None = None,
                 extrapolate_to: int | None = None, labels: Sequence[str] | None = None,
-                judge_curve: bool = False) -> dict[str, Any]:
+                judge_curve: bool = False, compare: bool = False) -> dict[str, Any]:
     """Several runs overlaid in one set of plots (each run also gets its own report).
+    `compare`: also print their selectors side by side, with intervals and oracle gaps.
 
     `labels` name the runs in legends and tables (default: model plus what differs between runs).
     """
@@ -89,6 +93,12 @@ def report_runs(run_dirs: Sequence[str | Path], *, out_dir: str | Path, console:
         table = selection_table(summaries)
         if table is not None:
             console.print(table)
+        if compare:
+            from monkeys_swe.reports.selection_quality import compare_table
+
+            table = compare_table(summaries)
+            if table is not None:
+                console.print(table)
         for s in summaries:
             for w in s.get("warnings") or []:
                 console.print(f"[yellow]warning:[/] {s.get('label') or s['run_id']}: {w}")
