@@ -29,9 +29,12 @@ from monkeys_swe.errors import UserError
                    "judge decisions not stored yet (up to 20 subsets per k; stored, so a rerun asks nothing).")
 @click.option("--compare", is_flag=True,
               help="Several runs: their selectors side by side at k = N, with bootstrap intervals and oracle gaps.")
+@click.option("--select", "selects", multiple=True, metavar="NAME|SPEC|NAME=SPEC",
+              help="A selection pipeline to add as a curve (repeatable): a preset (vote, tests, majority) or stages "
+                   "joined by '>', e.g. 'applies > existing-tests > rm:rm:tiny@3 > judge:judge:smollm2 > first'.")
 def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: tuple[Path, ...], task: str | None,
             runs_dir: str, rows: int, judge: str | None, judge_model: str | None, judge_base_url: str | None,
-            judge_curve: bool, compare: bool) -> None:
+            judge_curve: bool, compare: bool, selects: tuple[str, ...]) -> None:
     """Report coverage (pass@k), selection accuracy and the scaling fit of RUNS."""
     console = Console(width=None if sys.stdout.isatty() else 150)  # logs and CI: don't squeeze to 80
     run_dirs = list(runs)
@@ -62,9 +65,11 @@ def command(runs: tuple[Path, ...], out_dir: Path | None, html: bool, imports: t
     if len(run_dirs) == 1:
         from monkeys_swe.reports import report_run
 
-        report_run(run_dirs[0], console=console, out_dir=out_dir, html=html, max_rows=rows, judge_curve=judge_curve)
+        report_run(run_dirs[0], console=console, out_dir=out_dir, html=html, max_rows=rows, judge_curve=judge_curve,
+                   select=list(selects))
     else:
         from monkeys_swe.reports import report_runs
 
         report_runs(run_dirs, out_dir=out_dir or Path("report"), console=console, html=html,
-                    title=f"{len(run_dirs)} runs", judge_curve=judge_curve, compare=compare)
+                    title=f"{len(run_dirs)} runs", judge_curve=judge_curve, compare=compare,
+                    select=list(selects))

@@ -98,9 +98,11 @@ def _cost(store: Store, ks: list[int]) -> dict[str, Any]:
     return out
 
 
-def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: bool = False) -> dict[str, Any]:
+def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: bool = False,
+              pipelines: dict[str, Any] | None = None) -> dict[str, Any]:
     """The summary dict `report_run` returns and writes as summary.json; `judge_curve`: ask the run's
-    model for the judge decisions its judge curve still lacks (SWE runs)."""
+    model for the judge decisions its judge curve still lacks (SWE runs); `pipelines`: name ->
+    pipeline.Pipeline, each a selection curve ('select: NAME') with its interval."""
     from monkeys_swe.reports import selection_quality as quality
     from monkeys_swe.selection import selection_matrices  # here: selection imports this module's types
 
@@ -121,6 +123,10 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
 
         matrices.update(sc.swe_selection_matrices(data, ks, trials=trials, seed=seed))
         repro_cost = sc.repro_cost(data)
+    if pipelines:
+        from monkeys_swe.reports.pipeline_curves import pipeline_matrices
+
+        matrices.update(pipeline_matrices(data, ks, pipelines, trials=trials, seed=seed))
     selection = {name: [float(x) for x in m.mean(axis=0)] for name, m in matrices.items()}
     if cfg.get("task") == "swebench":
         sampler = sc.judge_sampler(cfg) if judge_curve and ks else None
@@ -163,6 +169,7 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},
         "bootstrap": quality.intervals(data, ks, matrices, seed=seed) if ks else None,
         "scorers": quality.scorer_quality(data),
+        "pipelines": {name: p.spec for name, p in (pipelines or {}).items()},
         "repro_cost": repro_cost,
         "judge_curve": judge,
         "coverage_at_1": float(coverage[0]) if len(coverage) else 0.0,
