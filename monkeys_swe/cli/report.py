@@ -20,10 +20,13 @@ from monkeys_swe.errors import UserError
 @click.option("--task", default=None, help="Task of the imported samples (verifies them when they lack is_corrects).")
 @click.option("--runs-dir", default="runs", show_default=True, help="Where imported runs are written.")
 @click.option("--rows", default=20, show_default=True, help="Problems shown per run in the terminal.")
-@click.option("--judge", type=click.Choice(["llamacpp", "openai"]), default=None,
-              help="Score unscored attempts with an LLM judge first (adds best-of-N and RM-weighted vote curves).")
-@click.option("--judge-model", default=None, help="Judge model: a GGUF path (llamacpp) or a served name (openai).")
-@click.option("--judge-base-url", default=None, help="OpenAI-compatible server of the openai judge.")
+@click.option("--judge", type=click.Choice(["llamacpp", "openai", "hf-rm", "vllm-rm", "vllm-rm-server"]), default=None,
+              help="Score unscored attempts first with an LLM judge or a reward model (hf-rm: transformers; vllm-rm: "
+                   "vLLM's pooling runner; vllm-rm-server: a vLLM server's /classify). Adds best-of-N and RM-weighted "
+                   "vote curves and the scorer's AUC/ECE.")
+@click.option("--judge-model", default=None,
+              help="Judge model: a GGUF path (llamacpp), a served name (openai), a reward model directory (*-rm).")
+@click.option("--judge-base-url", default=None, help="Server of the openai judge or of vllm-rm-server.")
 @click.option("--judge-curve", is_flag=True,
               help="SWE runs: estimate `solve --judge`'s selection curve, asking the run's own model for the "
                    "judge decisions not stored yet (up to 20 subsets per k; stored, so a rerun asks nothing).")
