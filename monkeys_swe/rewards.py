@@ -143,8 +143,10 @@ class VLLMRewardModel(_RMScorer):
             from vllm import LLM, PoolingParams
         except ImportError:
             raise UserError("the vllm-rm scorer needs vLLM (bash .ci/vllm-env makes a CPU environment)") from None
-        from monkeys_swe.samplers.vllm import engine_args
+        from monkeys_swe.samplers.vllm import _cpu_env_defaults, _is_cpu_build, engine_args
 
+        if _is_cpu_build():
+            _cpu_env_defaults()
         self.name, self.batch_size, self.label = rm_name(model), batch_size, label
         self.inputs = RMInputs(model, max_tokens=max_tokens, trust_remote_code=trust_remote_code)
         kwargs = {**engine_args(), "runner": "pooling", "trust_remote_code": trust_remote_code, **engine_kwargs}
