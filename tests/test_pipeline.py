@@ -152,3 +152,16 @@ def test_named_pipelines_from_config():
     assert list(got) == ["vote", "mine", "existing-tests > vote"]
     assert got["mine"].scorers == ("rm:x",) and got["vote"].spec == PRESETS["vote"]
     assert list(named({"a": "vote > random"})) == ["a"] and named({"a": "vote > random"})["a"].tie_break == "random"
+
+
+def test_sweep_yaml_names_pipelines_and_refuses_bad_ones(tmp_path):
+    from monkeys_swe.sweep import load_sweep
+
+    good = tmp_path / "good.yaml"
+    good.write_text("grid: {task: gsm8k, samples: 4}\nselect:\n  rm-then-vote: 'rm:rm:tiny@3 > vote > first'\n")
+    sweep, _, _ = load_sweep(good)
+    assert list(named(sweep.select)) == ["rm-then-vote"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid: {task: gsm8k}\nselect: ['applies > nonsense']\n")
+    with pytest.raises(UserError, match="unknown stage 'nonsense'"):
+        load_sweep(bad)

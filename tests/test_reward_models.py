@@ -77,7 +77,9 @@ if __name__ == "__main__":
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "vllm"), "serve", str(model), "--runner", "pooling",
+    # `python -m` (vllm-cpu's `vllm` script looks for a package named vllm and fails)
+    server = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+                               "--runner", "pooling",
                                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", "float32",
                                "--max-model-len", "512"], env=env, stdout=open(tmp / "server.log", "w"),
                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -88,7 +90,7 @@ if __name__ == "__main__":
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5); break
             except Exception:
                 if server.poll() is not None or time.time() > deadline:
-                    print((tmp / "server.log").read_text()[-4000:], file=sys.stderr); raise SystemExit(3)
+                    print("SERVER LOG " + (tmp / "server.log").read_text()[-3000:]); raise SystemExit(3)
                 time.sleep(2)
         srv = make_scorer("vllm-rm-server", model=str(model), base_url=f"http://127.0.0.1:{port}/v1")
         srv.inputs.max_tokens = 96
