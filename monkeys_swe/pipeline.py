@@ -31,6 +31,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from monkeys_swe.errors import UserError
+from monkeys_swe.solve.select import vote_key
+from monkeys_swe.types import Verdict
 
 # The current selectors (solve/stages.py's `choose`) as pipelines: a test holds them equal.
 PRESETS: dict[str, str] = {
@@ -224,3 +226,23 @@ def expected_success(pipeline: Pipeline, candidates: Sequence[Candidate], oracle
     for i in choice.finalists:  # in index order: each answer's first attempt stands for it
         by_key.setdefault(keys[i] if keys[i] is not None else f"#{i}", i)
     return float(np.mean([oracle.get(i, False) is True for i in by_key.values()]))
+
+
+def candidates_from_rows(rows: Sequence[tuple[int, Verdict]], *, visible: bool = False,
+                         passed: Mapping[str, int] | None = None,
+                         scores: Mapping[int, Mapping[str, float]] | None = None) -> list[Candidate]:
+    """SWE attempts as candidates. Reads a verdict's status, answer and detail (what applying and the
+    existing tests showed); `correct` only where the test command is the user's own (`visible`)."""
+    out = []
+    for i, v in rows:
+        if v.is_error:
+            continue
+        has_patch = bool(v.answer and v.detail.get("patch"))
+        out.append(Candidate(
+            index=i, key=vote_key(v) if has_patch else None,
+            applied=has_patch and v.status in APPLIED,
+            passes_existing=v.detail.get("passes_existing_tests"),
+            visible_pass=bool(v.correct) if visible else None,
+            repro_passed=(passed or {}).get(v.answer or "", 0) if passed is not None else None,
+            scores=(scores or {}).get(i, {})))
+    return out

@@ -10,7 +10,8 @@ import pytest
 from monkeys_swe.errors import UserError
 from monkeys_swe.pipeline import PRESETS, named, parse
 from monkeys_swe.reports import report_run
-from monkeys_swe.reports.pipeline_curves import PREFIX, candidates_from_rows
+from monkeys_swe.pipeline import candidates_from_rows
+from monkeys_swe.reports.pipeline_curves import PREFIX
 from monkeys_swe.solve.stages import choose
 from monkeys_swe.store import Store
 from monkeys_swe.types import Problem, Sample, Verdict
@@ -165,3 +166,19 @@ def test_sweep_yaml_names_pipelines_and_refuses_bad_ones(tmp_path):
     bad.write_text("grid: {task: gsm8k}\nselect: ['applies > nonsense']\n")
     with pytest.raises(UserError, match="unknown stage 'nonsense'"):
         load_sweep(bad)
+
+
+def test_solve_selects_with_a_pipeline_from_the_stored_scores(tmp_path):
+    from monkeys_swe.solve.stages import select_run
+
+    run = stored_run(tmp_path)
+    store = Store(run, create=False)
+    try:
+        rows = [(i, v) for _, i, v in store.verdicts()]
+        sel, _, n_tests = select_run(store, "inst-1", rows, PIPE, verifier_is_visible=False)
+        assert (sel.index, sel.patch, sel.oracle_resolved, sel.stages, n_tests) == (CHOICE, "diff C\n", False, COUNTS, 0)
+        assert select_run(store, "inst-1", rows, "vote", verifier_is_visible=False)[0].index == 1  # unchanged
+    finally:
+        store.close()
+    proc = cli("solve", "x", "--select", "applies > bogus")
+    assert proc.returncode == 2 and "unknown stage 'bogus'" in proc.stderr

@@ -12,34 +12,12 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from monkeys_swe.errors import UserError
-from monkeys_swe.pipeline import APPLIED, Candidate, Pipeline, expected_success
-from monkeys_swe.solve.select import vote_key
-from monkeys_swe.types import Verdict
+from monkeys_swe.pipeline import Candidate, Pipeline, candidates_from_rows, expected_success
 
 if TYPE_CHECKING:
     from monkeys_swe.reports.summary import ProblemAttempts, RunData
 
 PREFIX = "select: "
-
-
-def candidates_from_rows(rows: Sequence[tuple[int, Verdict]], *, visible: bool = False,
-                         passed: Mapping[str, int] | None = None,
-                         scores: Mapping[int, Mapping[str, float]] | None = None) -> list[Candidate]:
-    """SWE attempts as candidates. Reads a verdict's status, answer and detail (what applying and the
-    existing tests showed); `correct` only where the test command is the user's own (`visible`)."""
-    out = []
-    for i, v in rows:
-        if v.is_error:
-            continue
-        has_patch = bool(v.answer and v.detail.get("patch"))
-        out.append(Candidate(
-            index=i, key=vote_key(v) if has_patch else None,
-            applied=has_patch and v.status in APPLIED,
-            passes_existing=v.detail.get("passes_existing_tests"),
-            visible_pass=bool(v.correct) if visible else None,
-            repro_passed=(passed or {}).get(v.answer or "", 0) if passed is not None else None,
-            scores=(scores or {}).get(i, {})))
-    return out
 
 
 def problem_candidates(p: "ProblemAttempts", data: "RunData", *, swe: bool, visible: bool = False,
