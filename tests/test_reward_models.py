@@ -44,10 +44,7 @@ def scores(path, name):
     finally:
         store.close()
 
-if __name__ == "__main__":
-    tmp = Path(sys.argv[1])
-    model = build_tiny_rm(tmp / "tiny-rm")
-    out = {}
+def score_all(model, tmp, out, port, server):
     # transformers: batching (3 a batch), the RM's template, truncation keeping the answer
     from monkeys_swe.rewards import HFRewardModel
     hf = HFRewardModel(model, max_tokens=96, batch_size=3)
@@ -74,6 +71,27 @@ if __name__ == "__main__":
     out["vllm_s"] = time.time() - t
     rm.close()
     # vLLM server: /classify
+    deadline = time.time() + 600
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5); break
+        except Exception:
+            if server.poll() is not None or time.time() > deadline:
+                print("SERVER LOG " + (tmp / "server.log").read_text()[-3000:]); raise SystemExit(3)
+            time.sleep(2)
+    srv = make_scorer("vllm-rm-server", model=str(model), base_url=f"http://127.0.0.1:{port}/v1")
+    srv.inputs.max_tokens = 96
+    run = make_run(tmp / "server")
+    out["server_first"] = score_run(run, srv)
+    out["server_again"] = score_run(run, srv)
+    out["server"] = scores(run, srv.name)
+
+
+if __name__ == "__main__":
+    tmp = Path(sys.argv[1])
+    model = build_tiny_rm(tmp / "tiny-rm")
+    out = {}
+    # vLLM server (/classify), started first: its start-up overlaps the in-process scoring below
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
@@ -82,28 +100,15 @@ if __name__ == "__main__":
                                "--runner", "pooling",
                                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", "float32",
                                "--max-model-len", "512"], env=env, stdout=open(tmp / "server.log", "w"),
-                              stderr=subprocess.STDOUT, start_new_session=True)
+                              stderr=subprocess.STDOUT)  # in this process group: the test's kill ends it too
     try:
-        deadline = time.time() + 600
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5); break
-            except Exception:
-                if server.poll() is not None or time.time() > deadline:
-                    print("SERVER LOG " + (tmp / "server.log").read_text()[-3000:]); raise SystemExit(3)
-                time.sleep(2)
-        srv = make_scorer("vllm-rm-server", model=str(model), base_url=f"http://127.0.0.1:{port}/v1")
-        srv.inputs.max_tokens = 96
-        run = make_run(tmp / "server")
-        out["server_first"] = score_run(run, srv)
-        out["server_again"] = score_run(run, srv)
-        out["server"] = scores(run, srv.name)
+        score_all(model, tmp, out, port, server)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        server.terminate()
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+            server.kill()
     print("RESULT " + json.dumps(out))
 '''
 
