@@ -201,3 +201,36 @@ def make_reward_model(kind: str, model: str | None, *, base_url: str | None = No
             raise UserError("the vllm-rm-server scorer needs --judge-base-url (a `vllm serve MODEL --runner pooling`)")
         return VLLMServerRewardModel(base_url, model, **kwargs)
     raise UserError(f"unknown reward model backend {kind!r}: choose hf-rm, vllm-rm or vllm-rm-server")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Score runs with a reward model, nothing else: for an environment that has torch or vLLM
+    but not the report's dependencies (.venv-vllm), e.g.
+        .venv-vllm/bin/python -m monkeys_swe.rewards RUN... --backend hf-rm --model RM_DIR
+    then `monkeys-swe report RUN` shows the scorer's curves, AUC and ECE."""
+    import argparse
+
+    from monkeys_swe.judges import score_run
+
+    ap = argparse.ArgumentParser(prog="python -m monkeys_swe.rewards", description=main.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--backend", choices=["hf-rm", "vllm-rm", "vllm-rm-server"], default="hf-rm")
+    ap.add_argument("--model", required=True, help="the reward model directory (Hugging Face layout)")
+    ap.add_argument("--base-url", help="vllm-rm-server: the server")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
+    args = ap.parse_args(argv)
+    try:
+        scorer = make_reward_model(args.backend, args.model, base_url=args.base_url)
+        scorer.inputs.max_tokens = args.max_tokens
+        if args.batch:
+            scorer.batch_size = args.batch
+        for run in args.runs:
+            print(f"{scorer.name}: scored {score_run(run, scorer)} new attempts of {run}")
+    except UserError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()
