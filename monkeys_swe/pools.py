@@ -7,6 +7,8 @@ name (`model_name_or_path`, else the file's stem) in its meta (`source`). The po
 monkey_business-style sample set and run through the ordinary Runner with the replay backend, so
 the run is verified, resumed, reported and selected over like any other: coverage, every
 selector and every scorer's quality over real candidates from several systems, nothing generated.
+A tie-break by the attempt seen first (`solve`'s selectors, the `first` stage) then favours the
+file given first; a pipeline ending in `random` does not.
 """
 from __future__ import annotations
 
