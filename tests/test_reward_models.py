@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-VLLM_PY = ROOT / ".venv-vllm" / "bin" / "python"
+from tests.test_sampler_vllm import VLLM_PY, run_vllm_script
 
 SCRIPT = r'''
 import json, os, shutil, signal, socket, subprocess, sys, time, urllib.request
@@ -121,21 +116,7 @@ def rm_run(tmp_path_factory):
     script.write_text(SCRIPT)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "MONKEYS_SWE_VLLM_ARGS": json.dumps({"enforce_eager": True, "max_model_len": 512})}
-    proc = subprocess.Popen([str(VLLM_PY), str(script), str(tmp)], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=1200)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, f"rm run failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-5000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_vllm_script(script, [tmp], env, timeout=1200)
 
 
 def test_transformers_rm_scores_each_attempt_once(rm_run):
