@@ -4,6 +4,10 @@
 #   bash benchmarks/gpu_check.sh --skeleton DIR    # here: config + tokenizer of the converted SmolLM2
 #                                                  #   (about 4 MB, small enough to copy along)
 #   bash benchmarks/gpu_check.sh MODEL_DIR [ARGS]  # there: run benchmarks/sampling_throughput.py
+#   bash benchmarks/gpu_check.sh --rm [RM_DIR]     # there: reward-model scorer throughput on the GPU
+#                                                  #   (benchmarks/rm_throughput.py, transformers then
+#                                                  #   vLLM's pooling runner; default: the tiny RM
+#                                                  #   built from a skeleton's tokenizer, random weights)
 #
 # MODEL_DIR is a Hugging Face checkpoint directory: the full converted SmolLM2 made by
 # .ci/vllm-env (~/.cache/monkeys-swe/models/smollm2-135m-instruct), or a skeleton, which is
@@ -22,6 +26,18 @@ if [ "${1:-}" = "--skeleton" ]; then
         [ -f "$CONVERTED/$f" ] && cp "$CONVERTED/$f" "$dest/"
     done
     du -sh "$dest"
+    exit 0
+fi
+
+if [ "${1:-}" = "--rm" ]; then
+    "$PY" -c "import torch, vllm; assert torch.cuda.is_available(), 'no CUDA device'" \
+        || { echo "gpu_check --rm needs a CUDA GPU and the vllm package" >&2; exit 2; }
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    export HF_HUB_OFFLINE=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    rm_args=()
+    [ -n "${2:-}" ] && rm_args=(--model "$2")
+    "$PY" benchmarks/rm_throughput.py --backend hf --device cuda --attempts 512 --batch 64 "${rm_args[@]}"
+    "$PY" benchmarks/rm_throughput.py --backend vllm --device cuda --attempts 512 --batch 256 "${rm_args[@]}"
     exit 0
 fi
 

@@ -132,27 +132,45 @@ class LlamaCppJudge:
         return expected_grade(grades) or 0.0
 
 
+REWARD_MODELS = ("hf-rm", "vllm-rm", "vllm-rm-server")  # rewards.py: sequence-classification reward models
+
+
 def make_scorer(kind: str, *, model: str | None = None, base_url: str | None = None, api_key: str | None = None) -> Scorer:
+    if kind in REWARD_MODELS:
+        from monkeys_swe.rewards import make_reward_model
+
+        return make_reward_model(kind, model, base_url=base_url)
     if kind == "llamacpp":
         return LlamaCppJudge(model)
     if kind == "openai":
         if not base_url:
             raise UserError("the openai judge needs --judge-base-url (an OpenAI-compatible server)")
         return OpenAIJudge(base_url, model, api_key=api_key)
-    raise UserError(f"unknown judge '{kind}': choose llamacpp or openai")
+    raise UserError(f"unknown judge '{kind}': choose llamacpp, openai, {', '.join(REWARD_MODELS)}")
 
 
 def score_run(run_dir: str | Path, scorer: Scorer, on_progress: Callable[[int, int], Any] | None = None) -> int:
-    """Score every attempt the scorer hasn't scored yet; returns how many were scored now."""
+    """Score every attempt the scorer hasn't scored yet; returns how many were scored now. A scorer
+    with `score_batch` (reward models) gets its `batch_size` attempts at a time; each batch is stored
+    when scored, so an interrupted pass resumes where it stopped."""
     store = Store(run_dir, create=False)
     try:
         problems = {p.id: p for p in store.problems()}
         done = store.scores(scorer.name)
         todo = [s for s in store.samples() if (s.problem_id, s.index) not in done and s.problem_id in problems]
-        for i, sample in enumerate(todo, 1):
-            store.add_score(sample.problem_id, sample.index, scorer.name, scorer.score(problems[sample.problem_id], sample.text))
+        batch = max(int(getattr(scorer, "batch_size", 1)), 1) if hasattr(scorer, "score_batch") else 1
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            if batch > 1:
+                values = scorer.score_batch([(problems[s.problem_id], s.text) for s in chunk])  # type: ignore[attr-defined]
+            else:
+                values = [scorer.score(problems[s.problem_id], s.text) for s in chunk]
+            with store.db:
+                store.db.execute("BEGIN")
+                for sample, value in zip(chunk, values):
+                    store.add_score(sample.problem_id, sample.index, scorer.name, float(value))
             if on_progress:
-                on_progress(i, len(todo))
+                on_progress(start + len(chunk), len(todo))
         return len(todo)
     finally:
         store.close()

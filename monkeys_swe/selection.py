@@ -115,27 +115,36 @@ def _positive(weights: np.ndarray) -> np.ndarray:
 
 def selection_curves(data: "RunData", ks: Sequence[int], *, trials: int = 100, seed: int = 0) -> dict[str, list[float]]:
     """Mean over problems of each selection method's expected accuracy at each k."""
+    return {name: list(m.mean(axis=0)) for name, m in selection_matrices(data, ks, trials=trials, seed=seed).items()}
+
+
+def selection_matrices(data: "RunData", ks: Sequence[int], *, trials: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    """Each selection method's expected accuracy at each k, per problem: shape (problems, len(ks)).
+
+    The rows are what the bootstrap over problems resamples (selection_quality.py)."""
     rng = np.random.default_rng(seed)
-    curves: dict[str, np.ndarray] = {"majority vote": np.zeros(len(ks))}
     problems = data.problems
-    for p in problems:
-        curves["majority vote"] += vote_accuracy(vote_answers(p), p.correct, ks, trials=trials, rng=rng)
+    rows = max(len(problems), 1)  # no problems: one row of zeros, as the mean was
+    curves: dict[str, np.ndarray] = {"majority vote": np.zeros((rows, len(ks)))}
+    for j, p in enumerate(problems):
+        curves["majority vote"][j] = vote_accuracy(vote_answers(p), p.correct, ks, trials=trials, rng=rng)
     for scorer, table in data.scores.items():
         if not _scored_everywhere(problems, table):
             continue  # a partial scoring pass would compare subsets of different attempts
-        bon, wv = np.zeros(len(ks)), np.zeros(len(ks))
-        for p in problems:
+        bon, wv = np.zeros((rows, len(ks))), np.zeros((rows, len(ks)))
+        for j, p in enumerate(problems):
             s = np.array([table[(p.problem.id, i)] for i in p.indices], dtype=float)
-            bon += best_of_n_accuracy(s, p.correct, ks, trials=trials, rng=rng)
-            wv += vote_accuracy(vote_answers(p), p.correct, ks, _positive(s), trials=trials, rng=rng)
+            bon[j] = best_of_n_accuracy(s, p.correct, ks, trials=trials, rng=rng)
+            wv[j] = vote_accuracy(vote_answers(p), p.correct, ks, _positive(s), trials=trials, rng=rng)
         curves[f"best-of-N ({scorer})"] = bon
         curves[f"RM-weighted vote ({scorer})"] = wv
     task_filter = TASK_FILTERS.get(str(data.config.get("task")))
     if task_filter and _filter_applies(problems, task_filter[1]):
         name, keep = task_filter
-        curves[name] = sum((_filtered_vote(p, keep, ks, trials, rng) for p in problems), np.zeros(len(ks)))
-    count = max(len(problems), 1)
-    return {name: list(curve / count) for name, curve in curves.items()}
+        curves[name] = np.zeros((rows, len(ks)))
+        for j, p in enumerate(problems):
+            curves[name][j] = _filtered_vote(p, keep, ks, trials, rng)
+    return curves
 
 
 def _scored_everywhere(problems: list["ProblemAttempts"], table: dict[tuple[str, int], float]) -> bool:

@@ -60,6 +60,17 @@ class SweepConfig(BaseModel):
     grid: Grid
     html: bool = True
     extrapolate_to: int | None = Field(None, ge=1)
+    select: list[str] | dict[str, str] = Field(
+        default_factory=list, description="selection pipelines the report adds (monkeys_swe/pipeline.py): "
+        "preset names or specs, or a mapping name -> spec")
+
+    @field_validator("select")
+    @classmethod
+    def _pipelines_parse(cls, v: Any) -> Any:
+        from monkeys_swe.pipeline import named
+
+        named(v)  # a bad stage is refused when the sweep is read, not after its runs
+        return v
 
 
 class Cell(BaseModel):

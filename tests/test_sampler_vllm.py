@@ -51,11 +51,16 @@ def vllm_run(tmp_path_factory):
     # enforce_eager skips torch.compile's warm-up (minutes on 2 cores): this checks behaviour, not speed.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "MONKEYS_SWE_VLLM_ARGS": json.dumps({"enforce_eager": True})}
-    # Its own process group, so a timeout also ends vLLM's engine and worker processes.
-    proc = subprocess.Popen([str(VLLM_PY), str(script)], cwd=ROOT, env=env, text=True,
+    return run_vllm_script(script, [], env, timeout=840)
+
+
+def run_vllm_script(script, args, env, *, timeout: float) -> dict:
+    """Run a script under .venv-vllm; its last 'RESULT {json}' line, parsed. Its own process group,
+    so a timeout also ends vLLM's engine and worker processes."""
+    proc = subprocess.Popen([str(VLLM_PY), str(script), *map(str, args)], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        stdout, stderr = proc.communicate(timeout=840)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
@@ -65,7 +70,7 @@ def vllm_run(tmp_path_factory):
         except ProcessLookupError:
             pass
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, f"vllm run failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-5000:]}"
+    assert proc.returncode == 0 and lines, f"{script.name} failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-5000:]}"
     return json.loads(lines[-1][len("RESULT "):])
 
 

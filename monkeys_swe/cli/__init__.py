@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("monkeys_swe.cli.show", "Show one attempt of a run (an agent trajectory, a patch)."),
     "view": ("monkeys_swe.cli.view", "Write a browsable HTML page of a run's problems and attempts."),
     "sweep": ("monkeys_swe.cli.sweep", "Run a grid of benchmark runs from a YAML config."),
+    "pool": ("monkeys_swe.cli.pool", "Pool several systems' SWE-bench predictions into one run and report it."),
 }
 
 
@@ -43,7 +44,7 @@ class LazyGroup(click.Group):
 
 
 # Commands that start containers: Ctrl-C / SIGTERM must remove them (handlers installed once, here).
-CONTAINER_COMMANDS = {"demo", "bench", "verify", "images", "solve", "sweep"}
+CONTAINER_COMMANDS = {"demo", "bench", "verify", "images", "solve", "sweep", "pool"}
 _debug = False
 
 

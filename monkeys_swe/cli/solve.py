@@ -36,9 +36,10 @@ from monkeys_swe.errors import UserError
 @click.option("--tests", "tests", default=0, show_default=True,
               help="Model-written reproduction tests to draw; those that fail at the base commit rank the candidates "
                    "(and, with --repo and no --test, judge them).")
-@click.option("--select", "selector", type=click.Choice(["tests", "vote"]),
+@click.option("--select", "selector",
               help="tests: most reproduction tests passed, then vote (default with --tests); "
-                   "vote: existing tests near the change, then majority vote.")
+                   "vote: existing tests near the change, then majority vote; or a selection pipeline "
+                   "(stages joined by '>', monkeys_swe/pipeline.py), e.g. 'applies > existing-tests > repro > vote'.")
 @click.option("--judge", "use_judge", is_flag=True,
               help="Finally, ask the model to choose among the top candidates (at most 4).")
 @sampling_options(temperature=0.8, max_tokens=1024)  # patches: hotter and longer than bench's defaults
@@ -72,6 +73,12 @@ def command(instance_id, data, repo_mirror, repo, issue, test_cmd, install, comm
         raise UserError("--force-apply goes with --apply")
     if samples < 1 or verify_workers < 1:
         raise UserError("--samples and --verify-workers must be at least 1")
+    if selector and selector not in ("tests", "vote"):
+        from monkeys_swe.pipeline import parse
+
+        if use_judge:
+            raise UserError("--judge works with --select tests or vote; in a pipeline, end with a judge:NAME stage")
+        parse(selector)  # a bad stage is refused before sampling
     if tests < 0 or (selector == "tests" and tests < 1):
         raise UserError("--select tests needs --tests N (N >= 1)" if tests >= 0 else "--tests must be 0 or more")
     console = Console()

@@ -77,7 +77,7 @@ def command(config_file: Path, out_dir: Path | None, no_html: bool, ids: str | N
     if ok:
         report_runs([c.config.run_dir() for c in ok], out_dir=root / "report", console=console,
                     html=sweep.html and not no_html, title=f"Sweep {sweep.name or config_file.stem}", extra=extra,
-                    extrapolate_to=sweep.extrapolate_to, labels=[c.name for c in ok])
+                    extrapolate_to=sweep.extrapolate_to, labels=[c.name for c in ok], select=sweep.select)
     failed = [c for c in cells if c.status == "failed"]
     if failed:
         console.print(f"[red]{len(failed)} of {len(cells)} cells failed[/]; fix them and rerun to resume")

@@ -99,6 +99,9 @@ def plot_selection(summaries: Sequence[Summary], path: Path) -> Path:
             # one run: a colour per method (several SWE selectors share a style otherwise)
             c = _COLORS[(j + 1) % len(_COLORS)] if len(summaries) == 1 else color
             ax.plot(s["ks"], curve, linestyle=styles[j % len(styles)], color=c, label=f"{label}: {name}")
+            band = ((s.get("bootstrap") or {}).get("selectors") or {}).get(name)
+            if band and len(summaries) == 1:  # its 95% bootstrap interval over problems
+                ax.fill_between(s["ks"], band["low"], band["high"], color=c, alpha=0.12, lw=0)
     ax.set_ylim(-0.02, 1.02)
     return _finish(fig, ax, path, "Selection methods vs. coverage", "samples per problem k (log)")
 

@@ -149,29 +149,36 @@ def repro_tables(run_dir) -> dict[str, tuple[dict[str, int], int]]:
 def swe_selection_curves(data: "RunData", ks: Sequence[int], *, trials: int = 100, seed: int = 0,
                          exact_limit: int = 2000) -> dict[str, list[float]]:
     """Selector name -> expected success at each k (mean over problems); {} with no problems."""
+    return {name: [float(x) for x in m.mean(axis=0)]
+            for name, m in swe_selection_matrices(data, ks, trials=trials, seed=seed, exact_limit=exact_limit).items()}
+
+
+def swe_selection_matrices(data: "RunData", ks: Sequence[int], *, trials: int = 100, seed: int = 0,
+                           exact_limit: int = 2000) -> dict[str, np.ndarray]:
+    """Selector name -> expected success at each k per problem, shape (problems, len(ks)); a
+    problem without judged attempts is a row of zeros (it counts, as unsolved)."""
     if not data.problems or not ks:
         return {}
     rng = np.random.default_rng(seed)
     tables = repro_tables(data.run_dir)
     names = [RANDOM, VOTE] + ([TESTS] if any(n for _, n in tables.values()) else [])
-    sums = {name: np.zeros(len(ks)) for name in names}
-    for p in data.problems:
+    out = {name: np.zeros((len(data.problems), len(ks))) for name in names}
+    for j, p in enumerate(data.problems):
         rows = _rows(p)
         if not rows:
             continue
         visible = _visible(p)
-        sums[RANDOM] += np.mean(p.correct)
-        sums[VOTE] += expected_pick_success(rows, ks, lambda r: choose(r, "vote", verifier_is_visible=visible),
-                                            exact_limit=exact_limit, trials=trials, rng=rng,
-                                            fast=lambda order: prefix_picks(rows, order, visible=visible))
-        if TESTS in sums:
+        out[RANDOM][j] = np.mean(p.correct)
+        out[VOTE][j] = expected_pick_success(rows, ks, lambda r: choose(r, "vote", verifier_is_visible=visible),
+                                             exact_limit=exact_limit, trials=trials, rng=rng,
+                                             fast=lambda order: prefix_picks(rows, order, visible=visible))
+        if TESTS in out:
             passed, n = tables.get(p.problem.id, ({}, 0))
-            sums[TESTS] += expected_pick_success(
+            out[TESTS][j] = expected_pick_success(
                 rows, ks, lambda r: choose(r, "tests", verifier_is_visible=visible, passed=passed, n_tests=n),
                 exact_limit=exact_limit, trials=trials, rng=rng,
                 fast=lambda order: prefix_picks(rows, order, visible=visible, passed=passed if n else None))
-    count = len(data.problems)
-    return {name: [float(x) for x in s / count] for name, s in sums.items()}
+    return out
 
 
 def judge_subsets(problem_id: str, n: int, k: int, *, cap: int = JUDGE_SUBSETS, seed: int = 0) -> list[tuple[int, ...]]:

@@ -103,10 +103,13 @@ def _cost(store: Store, ks: list[int]) -> dict[str, Any]:
     return out
 
 
-def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: bool = False) -> dict[str, Any]:
+def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: bool = False,
+              pipelines: dict[str, Any] | None = None) -> dict[str, Any]:
     """The summary dict `report_run` returns and writes as summary.json; `judge_curve`: ask the run's
-    model for the judge decisions its judge curve still lacks (SWE runs)."""
-    from monkeys_swe.selection import selection_curves  # here: selection imports this module's types
+    model for the judge decisions its judge curve still lacks (SWE runs); `pipelines`: name ->
+    pipeline.Pipeline, each a selection curve ('select: NAME') with its interval."""
+    from monkeys_swe.reports import selection_quality as quality
+    from monkeys_swe.selection import selection_matrices  # here: selection imports this module's types
 
     cfg = data.config
     n_max = data.n_max
@@ -117,7 +120,7 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
     n = [len(p.answers) for p in judged]
     c = [sum(p.correct) for p in judged]
     coverage = coverage_curve(n, c, ks) if ks else np.zeros(0)
-    selection = selection_curves(data, ks, trials=trials, seed=seed) if ks else {}
+    matrices = selection_matrices(data, ks, trials=trials, seed=seed) if ks else {}
     repro_cost = judge = None
     if judge_curve and cfg.get("task") != "swebench":
         from monkeys_swe.errors import UserError
@@ -126,8 +129,14 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
     if cfg.get("task") == "swebench":  # random / solve's selectors / reproduction tests; tests' cost apart
         from monkeys_swe.reports import selection_curves as sc
 
-        selection.update(sc.swe_selection_curves(data, ks, trials=trials, seed=seed))
+        matrices.update(sc.swe_selection_matrices(data, ks, trials=trials, seed=seed))
         repro_cost = sc.repro_cost(data)
+    if pipelines:
+        from monkeys_swe.reports.pipeline_curves import pipeline_matrices
+
+        matrices.update(pipeline_matrices(data, ks, pipelines, trials=trials, seed=seed))
+    selection = {name: [float(x) for x in m.mean(axis=0)] for name, m in matrices.items()}
+    if cfg.get("task") == "swebench":
         sampler = sc.judge_sampler(cfg) if judge_curve and ks else None
         try:  # without a sampler: only when every decision it needs is stored
             curve, info = sc.judge_curve(data, ks, sampler=sampler, seed=seed) if ks else (None, {})
@@ -176,6 +185,9 @@ def summarize(data: RunData, *, trials: int = 100, seed: int = 0, judge_curve: b
         "ks": [int(k) for k in ks],
         "coverage": [float(x) for x in coverage],
         "selection": {name: [float(x) for x in curve] for name, curve in selection.items()},
+        "bootstrap": quality.intervals(data, ks, matrices, seed=seed) if ks else None,
+        "scorers": quality.scorer_quality(data),
+        "pipelines": {name: p.spec for name, p in (pipelines or {}).items()},
         "repro_cost": repro_cost,
         "judge_curve": judge,
         "coverage_at_1": float(coverage[0]) if len(coverage) else None,

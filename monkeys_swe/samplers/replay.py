@@ -68,6 +68,8 @@ class ReplaySampler(BaseSampler):
         # (problem key) -> texts by slot; keys are ids, and also question texts for sets without ids.
         self._texts: dict[str, dict[int, Sample | str | list[str]]] = {}
         self._by_position: list[dict[int, Sample | str]] = []
+        # (problem key) -> slot -> extra meta: a record's `sources` list names each sample's origin
+        self._meta: dict[str, dict[int, dict[str, Any]]] = {}
         if (source / "run.db").exists():
             from monkeys_swe.store import Store
 
@@ -88,9 +90,12 @@ class ReplaySampler(BaseSampler):
             for ss in load_sample_sets(source):
                 slots: dict[int, Sample | str] = dict(enumerate(ss.samples))
                 self._by_position.append(slots)
+                sources = ss.extra.get("sources")
+                meta = {i: {"source": str(src)} for i, src in enumerate(sources)} if isinstance(sources, list) else {}
                 for key in (ss.id, ss.question):
                     if key:
                         self._texts[key] = slots
+                        self._meta[key] = meta
 
     @classmethod
     def from_config(cls, config: Any) -> "ReplaySampler":
@@ -115,6 +120,7 @@ class ReplaySampler(BaseSampler):
     def generate(self, requests: Iterable[SampleRequest]) -> Iterator[Sample]:
         for req in requests:
             slots = self.slots_for(req.problem_id, req.question)
+            extra = self._meta.get(req.problem_id) or self._meta.get(req.question) or {}
             for index, seed in zip(req.indices, req.seeds):
                 item = slots.get(index)
                 if item is None:
@@ -128,7 +134,8 @@ class ReplaySampler(BaseSampler):
                     yield Sample(req.problem_id, index, item.text, item.prompt_tokens, item.completion_tokens,
                                  item.seed, 0.0, item.finish_reason, {**item.meta, "replayed": True})
                 else:
-                    yield Sample(req.problem_id, index, item, 0, 0, seed, 0.0, "stop", {"replayed": True})
+                    yield Sample(req.problem_id, index, item, 0, 0, seed, 0.0, "stop",
+                                 {"replayed": True, **extra.get(index, {})})
 
     def close(self) -> None:
         pass

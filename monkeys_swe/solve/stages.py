@@ -34,8 +34,33 @@ def choose(rows: Iterable[tuple[int, Verdict]], selector: str = "vote", *, verif
 
 def select_run(store, problem_id: str, rows: list[tuple[int, Verdict]], selector: str, *,
                verifier_is_visible: bool) -> tuple[Selection, dict[str, int], int]:
-    """`choose` with the run's stored matrix: (selection, patch hash -> tests passed, reproducing tests)."""
+    """`choose` with the run's stored matrix: (selection, patch hash -> tests passed, reproducing tests).
+    A selector that is not one of SELECTORS is a selection pipeline (monkeys_swe/pipeline.py)."""
     from monkeys_swe.solve.repro import ranking
 
     passed, n_tests = ranking(store, problem_id)
+    if selector not in SELECTORS:
+        return pipeline_selection(store, problem_id, rows, selector, visible=verifier_is_visible,
+                                  passed=passed if n_tests else None), passed, n_tests
     return choose(rows, selector, verifier_is_visible=verifier_is_visible, passed=passed, n_tests=n_tests), passed, n_tests
+
+
+def pipeline_selection(store, problem_id: str, rows: list[tuple[int, Verdict]], spec: str, *, visible: bool,
+                       passed: dict[str, int] | None) -> Selection:
+    """The pipeline's pick as a Selection; its scorers' stored scores are what the stages read."""
+    from monkeys_swe.pipeline import candidates_from_rows, parse
+    from monkeys_swe.solve.select import vote_key
+
+    pipe = parse(spec)
+    tables = {name: store.scores(name) for name in pipe.scorers}
+    scores = {i: {n: t[(problem_id, i)] for n, t in tables.items() if (problem_id, i) in t} for i, _ in rows}
+    choice = pipe.run(candidates_from_rows(rows, visible=visible, passed=passed, scores=scores))
+    if choice.index is None:
+        return Selection(None, "", None, 0, choice.stages)
+    verdict = dict(rows)[choice.index]
+    key = vote_key(verdict)
+    by_index = dict(rows)
+    votes = sum(1 for _, v in rows if not v.is_error and v.detail.get("patch") and vote_key(v) == key)
+    finalists = list(dict.fromkeys(vote_key(by_index[i]) for i in choice.finalists))
+    return Selection(choice.index, verdict.detail.get("patch") or "", verdict.answer, votes, choice.stages,
+                     verdict.correct, finalists)
