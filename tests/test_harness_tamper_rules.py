@@ -99,6 +99,9 @@ def test_canaries_for_sympy_and_django():
     s = canary.make("bin/test -C --verbose sympy/core/tests/test_a.py", ["sympy/core/tests/test_a.py"],
                     "+def test_pow():\n")
     assert s.kind == "sympy" and s.file == "sympy/core/tests/test_a.py" and s.matches(s.must_fail, s.must_fail)
+    helper = canary.make("bin/test -C --verbose sympy/parsing/tests/test_m.py sympy/testing/quality_unicode.py",
+                         ["sympy/parsing/tests/test_m.py", "sympy/testing/quality_unicode.py"], "")
+    assert helper.file == "sympy/parsing/tests/test_m.py"  # a helper test_patch touches collects no tests
     assert canary.with_selection("bin/test x.py -k test_pow", s).endswith(f"-k test_pow {s.must_pass} {s.must_fail}")
     d = canary.make("./tests/runtests.py --verbosity 2 admin_views.tests", ["admin_views.tests"], "+    def test_x(self):\n")
     assert d.kind == "django" and d.file == "tests/admin_views/tests.py" and f"class {d.cls}(" in d.source
