@@ -148,6 +148,8 @@ def test_report_gives_intervals_gaps_and_scorer_quality(tmp_path):
     assert "bootstrap interval" in out and "oracle gap" in out and "AUC" in out
     assert f"{q['auc']:.3f}" in out
     assert json.loads((run / "report" / "summary.json").read_text())["scorers"]["rm:toy"]["auc"] == q["auc"]
+    page = report_run(run, console=Console(record=True), html=True) and (run / "report" / "report.html").read_text()
+    assert "bootstrap interval" in page and "oracle gap" in page and f"{q['auc']:.3f}" in page  # the HTML too
 
 
 def test_cli_compare_puts_runs_side_by_side(tmp_path):

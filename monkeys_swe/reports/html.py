@@ -69,6 +69,23 @@ def _selection(s: dict[str, Any]) -> str:
             + _table(["k", "pass@k", *names], rows, left=0))
 
 
+def _rich(table) -> str:
+    """A rich Table (the terminal report's) as an HTML table: one source for both."""
+    if table is None:
+        return ""
+    headers = [str(c.header) for c in table.columns]
+    rows = [[_cell(v, i == 0) for i, v in enumerate(r)] for r in zip(*(list(c.cells) for c in table.columns))]
+    title = f"<h2>{html.escape(str(table.title))}</h2>" if table.title else ""
+    return title + _table(headers, rows)
+
+
+def _quality(s: dict[str, Any]) -> str:
+    """Selected@k with bootstrap intervals and the oracle gap, and each scorer's AUC/ECE/top-1."""
+    from monkeys_swe.reports.selection_quality import interval_table, scorer_table
+
+    return _rich(interval_table(s)) + _rich(scorer_table(s))
+
+
 def _cells(cells: Sequence[dict[str, Any]]) -> str:
     rows = [[_cell(c["name"], True), _cell(c["status"], True, "err" if c.get("error") else ""),
              _cell(c.get("error") or "", True)] for c in cells]
@@ -104,6 +121,7 @@ def write_html(path: Path, title: str, summaries: Sequence[dict[str, Any]], imag
             parts.append(f"<h2>Cost of {html.escape(s.get('label') or s['run_id'])}: patches, reproduction tests, "
                          f"judge</h2>" + _table(["", ""], rows, left=2))
     parts += [_selection(s) for s in summaries if s.get("task") == "swebench" and s.get("selection")]
+    parts += [_quality(s) for s in summaries]
     if extra and extra.get("cells"):
         parts.append(_cells(extra["cells"]))
     parts += [_problems(s) for s in summaries]
