@@ -81,22 +81,32 @@ def _write(root: Path, files: dict[str, str]) -> None:
         (root / rel).write_text(text)
 
 
-def make_fixture_repo(path: Path) -> tuple[str, str, str]:
-    """A working repo at `path` at its base commit; returns (base_commit, gold patch, test_patch)."""
+def make_repo(path: Path, files: dict[str, str], fixed: dict[str, str], tests: dict[str, str],
+              *others: dict[str, str], message: str = "base") -> tuple[str, ...]:
+    """A git repo at `path` holding `files` at its base commit; returns (base_commit, gold patch
+    (`fixed` written), test_patch (`tests` written), and a diff for each of `others`)."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")
-    _write(path, {"calc/__init__.py": "", "calc/ops.py": OPS, "tests/test_ops.py": TESTS,
-                  "pytest.ini": "[pytest]\npythonpath = .\n", "README.md": "calc: tiny arithmetic\n"})
+    _write(path, files)
     git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "calc with a buggy mean")
-    base = git(path, "rev-parse", "HEAD").strip()
-    (path / "calc/ops.py").write_text(OPS.replace(BUGGY, FIXED))
-    gold = git(path, "diff")
-    git(path, "checkout", "-q", "--", ".")
-    (path / "tests/test_ops.py").write_text(TESTS + NEW_TESTS)
-    test_patch = git(path, "diff")
-    git(path, "checkout", "-q", "--", ".")
-    return base, gold, test_patch
+    git(path, "commit", "-q", "-m", message)
+    diffs = []
+    for change in (fixed, tests, *others):
+        _write(path, change)
+        git(path, "add", "-N", ".")
+        diffs.append(git(path, "diff"))
+        git(path, "reset", "-q")
+        git(path, "checkout", "-q", "--", ".")
+        git(path, "clean", "-qfd")
+    return (git(path, "rev-parse", "HEAD").strip(), *diffs)
+
+
+def make_fixture_repo(path: Path) -> tuple[str, str, str]:
+    """A working repo at `path` at its base commit; returns (base_commit, gold patch, test_patch)."""
+    return make_repo(path, {"calc/__init__.py": "", "calc/ops.py": OPS, "tests/test_ops.py": TESTS,
+                            "pytest.ini": "[pytest]\npythonpath = .\n", "README.md": "calc: tiny arithmetic\n"},
+                     {"calc/ops.py": OPS.replace(BUGGY, FIXED)}, {"tests/test_ops.py": TESTS + NEW_TESTS},
+                     message="calc with a buggy mean")
 
 
 def make_fixture_instance(tmp_path: Path) -> tuple[SWEInstance, Path]:

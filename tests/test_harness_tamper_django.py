@@ -9,7 +9,7 @@ import pytest
 from harness.instance import SWEInstance
 from harness.sandbox import Limits
 from harness.verify import Verifier
-from harness_fixture import BUGGY, FIXED, OPS, git
+from harness_fixture import BUGGY, FIXED, OPS, git, make_repo
 
 pytestmark = pytest.mark.docker
 LIMITS = Limits(memory="512m", cpus=1, pids=128, timeout_s=90)
@@ -57,25 +57,11 @@ def _ids(name: str) -> str:
 def calcdj(tmp_path_factory):
     root = tmp_path_factory.mktemp("calcdj")
     work = root / "src"
-    files = {"calc/__init__.py": "", "calc/ops.py": OPS, "tests/runtests.py": RUNTESTS,
-             "tests/ops_tests/__init__.py": "", "tests/ops_tests/tests.py": TESTS}
-    work.mkdir()
-    git(work, "init", "-q", "-b", "main")
-    for rel, text in files.items():
-        (work / rel).parent.mkdir(parents=True, exist_ok=True)
-        (work / rel).write_text(text)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "calc with django-style tests")
-    base = git(work, "rev-parse", "HEAD").strip()
-    (work / "calc/ops.py").write_text(OPS.replace(BUGGY, FIXED))
-    gold = git(work, "diff")
-    git(work, "checkout", "-q", "--", ".")
-    (work / "tests/ops_tests/tests.py").write_text(TESTS + NEW_TEST)
-    test_patch = git(work, "diff")
-    git(work, "checkout", "-q", "--", ".")
-    (work / "calc/ops.py").write_text(OPS + FLIP_FAILURES)
-    flip = git(work, "diff")
-    git(work, "checkout", "-q", "--", ".")
+    base, gold, test_patch, flip = make_repo(
+        work, {"calc/__init__.py": "", "calc/ops.py": OPS, "tests/runtests.py": RUNTESTS,
+               "tests/ops_tests/__init__.py": "", "tests/ops_tests/tests.py": TESTS},
+        {"calc/ops.py": OPS.replace(BUGGY, FIXED)}, {"tests/ops_tests/tests.py": TESTS + NEW_TEST},
+        {"calc/ops.py": OPS + FLIP_FAILURES})
     mirror = root / "mirror"
     mirror.mkdir()
     git(mirror, "clone", "-q", "--bare", str(work), "monkeys__calcdj.git")
