@@ -105,8 +105,10 @@ def test_past_the_threshold_the_run_stops_with_one_line(chat_server, data_dir, t
     proc = cli("bench", "gsm8k", "--data", str(data_dir / "gsm8k/test.jsonl"), "--limit", "1", "--samples", "1",
                "--backend", "openai", "--base-url", chat_server.url, "--model", "m", "--runs-dir", str(tmp_path),
                "--max-failed-requests", "0")
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert "every request failed" in proc.stderr or "stopped after 1 failed requests" in proc.stderr
+    # progress lines (no TTY here) come first; the failure itself is one line, the last
+    *progress, last = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and last.startswith("error:") and all(p.startswith("[") for p in progress)
+    assert "every request failed" in last or "stopped after 1 failed requests" in last
 
 
 def test_judge_keeps_logprobs_after_a_429_and_drops_them_when_unsupported(chat_server):
