@@ -35,7 +35,7 @@ from harness import runners
 # tests test_patch adds; else those it changes (a hunk's header names the function it is in)
 _ADDED_TEST = re.compile(r"^\+\s*def (test_\w+)\s*\(", re.M)
 _CHANGED_TEST = re.compile(r"^@@ [^@]* @@\s*def (test_\w+)\s*\(", re.M)
-_TEST_MODULE = re.compile(r"^test_.*\.py$|^.*_tests?\.py$|^tests\.py$")
+_TEST_MODULE = re.compile(r"^(test|unittest)_.*\.py$|^.*_tests?\.py$|^tests\.py$")
 _FILE_ARG = re.compile(r"(?:^|\s)((?:[\w.-]+/)*[\w.-]+\.py)(?:::\S*)?(?=\s|$)")
 
 
@@ -86,8 +86,9 @@ def _target(kind: str, cmd: str, directives: list[str]) -> tuple[str, str] | Non
         return f"tests/{label.replace('.', '/')}.py", label
     # the last test module the command names (a test_patch may also touch helpers it passes along,
     # such as sympy/testing/quality_unicode.py, that the runner does not collect tests from)
-    files = [f for f in _FILE_ARG.findall(cmd.splitlines()[-1] if cmd else "") if _TEST_MODULE.match(posixpath.basename(f))]
-    files = files or [d for d in directives if _TEST_MODULE.match(posixpath.basename(d))]
+    # pytest collects any module named on its command line; sympy's runner only test_*.py ones
+    named = _FILE_ARG.findall(cmd.splitlines()[-1] if cmd else "") or [d for d in directives if d.endswith(".py")]
+    files = [f for f in named if _TEST_MODULE.match(posixpath.basename(f))] or (named if kind == "pytest" else [])
     return (files[-1], "") if files else None
 
 

@@ -102,6 +102,10 @@ def test_canaries_for_sympy_and_django():
     helper = canary.make("bin/test -C --verbose sympy/parsing/tests/test_m.py sympy/testing/quality_unicode.py",
                          ["sympy/parsing/tests/test_m.py", "sympy/testing/quality_unicode.py"], "")
     assert helper.file == "sympy/parsing/tests/test_m.py"  # a helper test_patch touches collects no tests
+    pylint = canary.make("pytest -rA tests/reporters/unittest_reporting.py", [], "")
+    assert pylint.file == "tests/reporters/unittest_reporting.py"
+    assert canary.make("pytest -rA tests/checks.py", [], "").file == "tests/checks.py"  # pytest collects it
+    assert canary.make("bin/test sympy/testing/quality_unicode.py", [], "") is None  # sympy's runner would not
     assert canary.with_selection("bin/test x.py -k test_pow", s).endswith(f"-k test_pow {s.must_pass} {s.must_fail}")
     d = canary.make("./tests/runtests.py --verbosity 2 admin_views.tests", ["admin_views.tests"], "+    def test_x(self):\n")
     assert d.kind == "django" and d.file == "tests/admin_views/tests.py" and f"class {d.cls}(" in d.source
