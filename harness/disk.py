@@ -28,7 +28,7 @@ from typing import Iterable
 
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from harness.docker_util import LABEL
+from harness.docker_util import LABEL, disk_usage
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def held(client, only: dict[str, str] | None = None) -> list[Held]:
         if parent is None:  # built on an image we do not know: the engine's count of its unshared bytes
             if unique is None:
                 unique = {i["Id"]: int(i.get("Size") or 0) - max(int(i.get("SharedSize") or 0), 0)
-                          for i in client.df().get("Images") or []}
+                          for i in disk_usage(client).get("Images") or []}
             own = unique.get(image.id, total)
         else:
             own = total - parent

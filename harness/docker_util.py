@@ -7,6 +7,7 @@ import os
 import re
 import tarfile
 import threading
+import time
 
 import docker
 from docker.errors import DockerException, ImageNotFound
@@ -137,3 +138,21 @@ def _stream_build(client: docker.DockerClient, tag: str, context: io.BytesIO, la
     if not image_exists(client, tag):
         raise RuntimeError(f"image build of {tag} ended without an image:\n{''.join(log_lines)[-3000:]}")
     return tag
+
+
+def disk_usage(client) -> dict:
+    """The engine's `system df`. Docker runs one at a time, daemon-wide, and answers a second
+    with 500 "a disk usage operation is already running" (another verifier, a benchmark, `images
+    list`): that one waits its turn instead of failing the build that asked."""
+    from docker.errors import APIError
+
+    delay = 0.2
+    for attempt in range(25):
+        try:
+            return client.df() or {}
+        except APIError as exc:
+            if "disk usage operation is already running" not in str(exc) or attempt == 24:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+    return {}

@@ -35,7 +35,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from harness import blobs, disk, lifecycle, repos, specs
 from harness.base_images import (BASE_IMAGE, PYTHON_IMAGE, ensure_base_images, ensure_python_base,
                                  ensure_source_python, python_base_for)
-from harness.docker_util import LABEL, build_image, get_client, image_exists
+from harness.docker_util import LABEL, build_image, disk_usage, get_client, image_exists
 from harness.env import reqs as env_reqs
 from harness.env import script as env_script
 from harness.instance import SWEInstance
@@ -382,7 +382,7 @@ def list_images(client: docker.DockerClient | None = None) -> list[dict]:
     """Our images, with disk use: size (all layers), shared (bytes in layers other images
     use too) and unique (what removing it frees), from the daemon's own accounting."""
     client = client or get_client()
-    usage = {i["Id"]: i for i in (client.df().get("Images") or [])}
+    usage = {i["Id"]: i for i in (disk_usage(client).get("Images") or [])}
     rows = []
     for image in client.images.list(filters={"label": LABEL}):
         labels = image.labels or {}
@@ -399,7 +399,7 @@ def list_images(client: docker.DockerClient | None = None) -> list[dict]:
 
 def layers_mb(client: docker.DockerClient | None = None) -> int:
     """Disk held by all image layers on the daemon, each shared layer counted once."""
-    return round(((client or get_client()).df().get("LayersSize") or 0) / 1e6)
+    return round((disk_usage(client or get_client()).get("LayersSize") or 0) / 1e6)
 
 
 def prune(client: docker.DockerClient | None = None, *, include_base: bool = False,
