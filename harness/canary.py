@@ -176,7 +176,12 @@ def settle(canaries: Canaries, tests: dict[str, str], exit_code: int | None,
     elif report is not None and report.failed > (seen[canaries.must_fail] in ("FAILED", "ERROR")):
         failing_elsewhere = True
     settled_exit = exit_code
-    if (exit_code == 1 and seen[canaries.must_fail] in ("FAILED", "ERROR") and not failing_elsewhere
+    # pytest's report lists tests in the order they ran: only a must-fail canary that ran last can
+    # be the whole reason for the status (a plugin that reorders, as pytest's own test suite does
+    # with fast tests first, can run it early, and --maxfail=1 then stops the run there)
+    ran_last = canaries.kind != "pytest" or (report is not None and report.outcomes
+                                             and list(report.outcomes)[-1][1].split("[", 1)[0] == canaries.must_fail)
+    if (exit_code == 1 and seen[canaries.must_fail] in ("FAILED", "ERROR") and not failing_elsewhere and ran_last
             and (canaries.kind != "pytest" or junit.get(canaries.must_fail) == "failed")):
         settled_exit = 0
     return Settled(own, settled_exit, seen, junit)

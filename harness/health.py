@@ -52,7 +52,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = 12  # bump when the rules change: every image is validated again (9: `fault`, 10: runs, flaky, gold must resolve, 11-12: canaries)
+VERSION = 13  # bump when the rules change: every image is validated again (9: `fault`, 10: runs, flaky, gold must resolve, 11-13: canaries)
 VALIDATION_RUNS = 2  # full runs of the empty candidate and of the gold patch each (flakiness)
 FAIL_FAST_MAX_SHARE = 0.5  # fail-fast only when the FAIL_TO_PASS run costs at most this share of the full run
 GOLD_UNRESOLVED = "the gold patch does not resolve on this image"  # how gold_reason() starts

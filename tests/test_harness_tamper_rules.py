@@ -91,6 +91,10 @@ def test_canaries_are_fresh_named_like_the_new_tests_and_settled_out():
     assert "must-fail canary" in forged.evidence(a, would_resolve=False)
     missing = canary.settle(a, {"tests/test_ops.py::test_mean": "PASSED"}, 0, None)
     assert "absent" in missing.evidence(a, would_resolve=True) and missing.evidence(a, would_resolve=False) is None
+    early = runners.RunnerReport("pytest", {("tests.test_ops", a.must_pass): "passed",
+                                            ("tests.test_ops", a.must_fail): "failed",
+                                            ("tests.test_ops", "test_mean"): "passed"})
+    assert canary.settle(a, tests, 1, early).exit_code == 1  # reordered to run early: it may have stopped the run
     other = canary.settle(a, {**tests, "tests/test_ops.py::test_add": "FAILED"}, 1, report)
     assert other.exit_code == 1  # a real failure keeps the runner's status
 
